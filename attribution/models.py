@@ -1,0 +1,3 @@
+"""attribution models."""
+
+from django.db import models  # noqa: F401

@@ -1,0 +1,3 @@
+"""audience models."""
+
+from django.db import models  # noqa: F401

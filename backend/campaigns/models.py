@@ -1,0 +1,3 @@
+"""campaigns models."""
+
+from django.db import models  # noqa: F401

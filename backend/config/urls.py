@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from backend.api.view import ApiGraphQLView
+from backend.config.health import healthz
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("graphql/", ApiGraphQLView.as_view(), name="graphql"),
+    path("healthz", healthz, name="healthz"),
+    path("stripe/", include("djstripe.urls", namespace="djstripe")),
+]

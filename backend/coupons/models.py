@@ -1,0 +1,3 @@
+"""coupons models."""
+
+from django.db import models  # noqa: F401

@@ -1,0 +1,33 @@
+from django.contrib import admin
+
+from .models import ApiKey, Merchant, Store, Terminal
+
+
+@admin.register(Merchant)
+class MerchantAdmin(admin.ModelAdmin):
+    list_display = ("id", "name", "slug", "timezone", "default_currency", "created_at")
+    search_fields = ("name", "slug")
+
+
+@admin.register(Store)
+class StoreAdmin(admin.ModelAdmin):
+    list_display = ("id", "name", "merchant", "is_active", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("name", "merchant__name")
+
+
+@admin.register(Terminal)
+class TerminalAdmin(admin.ModelAdmin):
+    list_display = ("id", "uid", "name", "store", "merchant", "revoked_at")
+    exclude = ("secret_encrypted",)
+    readonly_fields = ("uid",)
+    search_fields = ("uid", "name")
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ("id", "prefix", "name", "role", "merchant", "last_used_at", "revoked_at")
+    list_filter = ("role",)
+    exclude = ("secret_hash",)
+    readonly_fields = ("prefix", "last_used_at")
+    search_fields = ("prefix", "name", "merchant__name")

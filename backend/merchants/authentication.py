@@ -1,0 +1,88 @@
+"""Who is calling: an API key (brand, finance or admin role) or a signed POS terminal."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from . import credentials
+from .models import ApiKey, Merchant, Terminal
+
+# last_used_at is informative; writing it on every request would make the key row hot.
+LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
+
+
+class AuthenticationFailed(Exception):
+    """The credentials were present but not acceptable. ``code`` is the API error code."""
+
+    def __init__(self, code: str, message: str):
+        self.code = code
+        self.message = message
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Caller:
+    merchant: Merchant
+    role: str | None = None  # set for API keys
+    api_key: ApiKey | None = None
+    terminal: Terminal | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.terminal is not None
+
+
+def authenticate_api_key(raw_key: str) -> Caller:
+    prefix = credentials.split_api_key(raw_key)
+    if prefix is None:
+        raise AuthenticationFailed("UNAUTHENTICATED", "Malformed API key.")
+    key = ApiKey.objects.select_related("merchant").filter(prefix=prefix).first()
+    if key is None or not credentials.api_key_matches(raw_key, key.secret_hash):
+        raise AuthenticationFailed("UNAUTHENTICATED", "Unknown API key.")
+    if key.is_revoked:
+        raise AuthenticationFailed("UNAUTHENTICATED", "This API key has been revoked.")
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    return Caller(merchant=key.merchant, role=key.role, api_key=key)
+
+
+def authenticate_terminal(*, terminal_uid: str, timestamp: str, signature: str, body: bytes) -> Caller:
+    """Check a terminal's HMAC signature, its freshness (+-300 s) and that it is not a replay."""
+    bad = AuthenticationFailed("BAD_SIGNATURE", "The request signature is not valid.")
+    try:
+        sent_at = int(timestamp)
+    except (TypeError, ValueError):
+        raise AuthenticationFailed("BAD_SIGNATURE", "The timestamp is not a Unix time.") from None
+    skew = abs(timezone.now().timestamp() - sent_at)
+    if skew > settings.TERMINAL_SIGNATURE_MAX_SKEW_SECONDS:
+        raise AuthenticationFailed("BAD_SIGNATURE", "The request timestamp is outside +-300 s.")
+    terminal = (
+        Terminal.objects.select_related("merchant", "store").filter(uid=terminal_uid).first()
+    )
+    if terminal is None:
+        raise bad
+    secret = credentials.decrypt_terminal_secret(bytes(terminal.secret_encrypted))
+    expected = credentials.sign_terminal_request(secret, timestamp, body)
+    if not credentials.hmac.compare_digest(expected, signature or ""):
+        raise bad
+    if terminal.is_revoked:
+        raise AuthenticationFailed("TERMINAL_REVOKED", "This terminal has been revoked.")
+    if not _first_use_of_signature(terminal.pk, expected):
+        raise AuthenticationFailed("BAD_SIGNATURE", "This request was already received (replay).")
+    return Caller(merchant=terminal.merchant, terminal=terminal)
+
+
+def _first_use_of_signature(terminal_id: int, signature: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO merchants_terminalrequestnonce (terminal_id, signature, created_at) "
+            "VALUES (%s, %s, now()) ON CONFLICT DO NOTHING",
+            [terminal_id, signature],
+        )
+        return cursor.rowcount == 1

@@ -1,0 +1,118 @@
+"""Merchants (the tenants), their stores and POS terminals, and their API keys."""
+
+import zoneinfo
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"Unknown time zone {value!r}.", code="invalid_timezone")
+
+
+class Merchant(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=64, unique=True)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    default_currency = models.CharField(max_length=3, default="CNY")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Store(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="stores")
+    name = models.CharField(max_length=200)
+    address = models.CharField(max_length=500, blank=True, default="")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "name"], name="store_name_unique_per_merchant"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant.name} / {self.name}"
+
+
+class Terminal(models.Model):
+    """A POS device at one store. It signs every request with its own secret.
+
+    The secret must be readable by the server to check HMAC signatures, so it is stored
+    encrypted (Fernet, keyed from SECRET_KEY), never in clear, and shown once on creation.
+    """
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="terminals")
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="terminals")
+    uid = models.CharField(max_length=40, unique=True)
+    name = models.CharField(max_length=200)
+    secret_encrypted = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.uid})"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class ApiKey(models.Model):
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        BRAND = "brand", "Brand"
+        FINANCE = "finance", "Finance"
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="api_keys")
+    name = models.CharField(max_length=200)
+    role = models.CharField(max_length=16, choices=Role.choices)
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role__in=["admin", "brand", "finance"]), name="apikey_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…, {self.role})"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class TerminalRequestNonce(models.Model):
+    """A signature already seen from a terminal: a second request with it is a replay.
+
+    Kept in PostgreSQL (not Redis) so that the POS path does not depend on the broker;
+    rows older than the signature window are purged by a periodic task.
+    """
+
+    terminal = models.ForeignKey(Terminal, on_delete=models.CASCADE, related_name="+")
+    signature = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["terminal", "signature"], name="terminal_nonce_unique"),
+        ]

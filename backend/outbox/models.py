@@ -1,0 +1,3 @@
+"""outbox models."""
+
+from django.db import models  # noqa: F401

@@ -1,0 +1,3 @@
+"""redemptions models."""
+
+from django.db import models  # noqa: F401

@@ -1,0 +1,3 @@
+"""billing models."""
+
+from django.db import models  # noqa: F401
