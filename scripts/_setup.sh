@@ -31,6 +31,13 @@ if [ -z "${DATABASE_URL:-}" ] || [ -z "${REDIS_URL:-}" ]; then
 fi
 export DATABASE_URL REDIS_URL
 
+# A secret per install, kept in .local/, unless the environment gives one.
+if [ -z "${SECRET_KEY:-}" ]; then
+  [ -s "$LOCAL/secret_key" ] || "$PY" -c "import secrets; print(secrets.token_urlsafe(48))" > "$LOCAL/secret_key"
+  SECRET_KEY="$(cat "$LOCAL/secret_key")"
+fi
+export SECRET_KEY
+
 stop_embedded() {
   if [ "$STARTED_EMBEDDED" = 1 ] && [ "${KEEP_EMBEDDED:-0}" != 1 ]; then
     "$PY" scripts/embedded.py stop "$LOCAL" || true

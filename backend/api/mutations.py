@@ -42,8 +42,12 @@ class BaseMutation(graphene.Mutation):
         try:
             result = cls.perform(caller, info, **kwargs)
         except ServiceError as exc:
-            return cls(errors=[
-                UserError(field=to_camel_case(e.field) if e.field else None, code=e.code, message=e.message)
-                for e in exc.errors
-            ])
+            return cls(
+                errors=[
+                    UserError(
+                        field=to_camel_case(e.field) if e.field else None, code=e.code, message=e.message
+                    )
+                    for e in exc.errors
+                ]
+            )
         return cls(errors=[], **result)

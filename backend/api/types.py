@@ -38,4 +38,3 @@ class MerchantScopedType(DjangoObjectType):
         if caller is None:
             return queryset.none()
         return queryset.filter(**{cls.merchant_field: caller.merchant})
-

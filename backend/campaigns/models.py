@@ -1,3 +1,188 @@
-"""campaigns models."""
+"""Campaigns (the issuer's offer), their budget slots, and placements into publishers' pools.
 
-from django.db import models  # noqa: F401
+Money is integer minor units of ``Campaign.currency``. Shares are basis points (1/100 %).
+"""
+
+from django.db import models
+from django.db.models import F, Q
+
+
+class Campaign(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        ACTIVE = "active"
+        PAUSED = "paused"
+        ENDED = "ended"
+
+    class BenefitKind(models.TextChoices):
+        AMOUNT_OFF = "amount_off", "Amount off"
+        PERCENT_OFF = "percent_off", "Percent off with a cap"
+        FREE_ITEM = "free_item", "Free item"
+
+    merchant = models.ForeignKey(
+        "merchants.Merchant",
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+        help_text="The issuer: it pays the fee for every verified write-off.",
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+
+    benefit_kind = models.CharField(max_length=16, choices=BenefitKind.choices)
+    amount_off = models.BigIntegerField(null=True, blank=True)  # AMOUNT_OFF
+    percent_off_bps = models.PositiveIntegerField(null=True, blank=True)  # PERCENT_OFF, 1..10000
+    percent_cap = models.BigIntegerField(null=True, blank=True)  # PERCENT_OFF: max discount
+    free_item_name = models.CharField(max_length=200, blank=True, default="")  # FREE_ITEM
+    free_item_value = models.BigIntegerField(null=True, blank=True)  # FREE_ITEM: its price
+    min_spend = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3)
+
+    # Validity: a fixed window, and/or a number of days after each coupon's issue.
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    valid_days_after_issue = models.PositiveIntegerField(null=True, blank=True)
+
+    all_stores = models.BooleanField(default=True)
+    accepted_stores = models.ManyToManyField("merchants.Store", blank=True, related_name="+")
+
+    per_fan_limit = models.PositiveIntegerField(default=1)
+    coupons_per_fan = models.PositiveIntegerField(
+        default=1, help_text="Coupons one fan may receive through one placement."
+    )
+    max_redemptions = models.PositiveIntegerField(null=True, blank=True)
+    budget_cap = models.BigIntegerField(
+        null=True, blank=True, help_text="Max of discount given + fees over verified write-offs."
+    )
+    fee_per_redemption = models.BigIntegerField(default=0)
+    publisher_share_bps = models.PositiveIntegerField(default=0)
+    void_window_seconds = models.PositiveIntegerField(default=900)
+    attribution_window_days = models.PositiveIntegerField(default=30)
+    voided_coupon_returns = models.BooleanField(
+        default=False, help_text="A voided write-off gives the coupon back to the fan."
+    )
+
+    # Usage lives in CampaignSlot rows (summed for display), never on this row: a counter
+    # here would make every write-off of the campaign queue on one lock.
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(min_spend__gte=0), name="campaign_min_spend_nonneg"),
+            models.CheckConstraint(condition=Q(fee_per_redemption__gte=0), name="campaign_fee_nonneg"),
+            models.CheckConstraint(condition=Q(publisher_share_bps__lte=10000), name="campaign_share_range"),
+            models.CheckConstraint(
+                condition=Q(amount_off__isnull=True) | Q(amount_off__gt=0), name="campaign_amount_off_pos"
+            ),
+            models.CheckConstraint(
+                condition=Q(percent_off_bps__isnull=True)
+                | (Q(percent_off_bps__gt=0) & Q(percent_off_bps__lte=10000)),
+                name="campaign_percent_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(budget_cap__isnull=True) | Q(budget_cap__gt=0), name="campaign_budget_pos"
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_from__isnull=True)
+                | Q(valid_until__isnull=True)
+                | Q(valid_until__gt=F("valid_from")),
+                name="campaign_validity_ordered",
+            ),
+        ]
+        indexes = [models.Index(fields=["merchant", "status"], name="campaign_merchant_status_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CampaignSlot(models.Model):
+    """One of N slices of a campaign's caps, so write-offs do not queue on one hot row.
+
+    Each slot owns an allowance of redemptions and of budget; the allowances sum to the
+    campaign's caps, and the CHECK constraints make overspending a slot impossible, so the
+    campaign can never exceed its caps by one unit or one cent whatever the concurrency.
+    A null allowance means no cap. A write-off takes a unit from one slot with a single
+    conditional UPDATE; when no single slot can cover it, the slots are rebalanced under lock.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="slots")
+    slot = models.PositiveSmallIntegerField()
+    redemption_allowance = models.PositiveIntegerField(null=True, blank=True)
+    budget_allowance = models.BigIntegerField(null=True, blank=True)
+    redeemed_count = models.PositiveIntegerField(default=0)
+    spent_amount = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "slot"], name="campaignslot_unique"),
+            models.CheckConstraint(
+                condition=Q(redemption_allowance__isnull=True)
+                | Q(redeemed_count__lte=F("redemption_allowance")),
+                name="campaignslot_count_within_allowance",
+            ),
+            models.CheckConstraint(
+                condition=Q(budget_allowance__isnull=True) | Q(spent_amount__lte=F("budget_allowance")),
+                name="campaignslot_spend_within_allowance",
+            ),
+            models.CheckConstraint(condition=Q(spent_amount__gte=0), name="campaignslot_spend_nonneg"),
+        ]
+
+
+class CampaignFanUsage(models.Model):
+    """How many verified, non-voided write-offs one fan has made of one campaign (per-fan limit)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    fan = models.ForeignKey("audience.Fan", on_delete=models.PROTECT, related_name="+")
+    used = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "fan"], name="campaignfanusage_unique"),
+        ]
+
+
+class Placement(models.Model):
+    """The agreement to distribute one campaign into one publisher's fan pool."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed"
+        ACCEPTED = "accepted"
+        DECLINED = "declined"
+        ENDED = "ended"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="placements")
+    issuer = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="+")
+    publisher = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="+")
+    pool = models.ForeignKey("audience.FanPool", on_delete=models.PROTECT, related_name="placements")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROPOSED)
+    quota = models.PositiveIntegerField()
+    publisher_share_bps = models.PositiveIntegerField()
+    issued_count = models.PositiveIntegerField(default=0)
+    proposed_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    auto_accepted = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "pool"],
+                condition=Q(status__in=["proposed", "accepted"]),
+                name="placement_one_open_per_campaign_pool",
+            ),
+            models.CheckConstraint(condition=Q(quota__gt=0), name="placement_quota_pos"),
+            models.CheckConstraint(condition=Q(publisher_share_bps__lte=10000), name="placement_share_range"),
+        ]
+        indexes = [
+            models.Index(fields=["issuer", "status"], name="placement_issuer_idx"),
+            models.Index(fields=["publisher", "status"], name="placement_publisher_idx"),
+        ]

@@ -2,14 +2,22 @@
 
 import graphene
 
+import attribution.schema as attribution
+import billing.schema as billing
+from backend.audience import schema as audience
+from backend.campaigns import schema as campaigns
+from backend.coupons import schema as coupons
 from backend.merchants import schema as merchants
+from backend.redemptions import schema as redemptions
+
+APPS = (merchants, audience, campaigns, coupons, redemptions, attribution, billing)
 
 
-class Query(merchants.Query, graphene.ObjectType):
+class Query(*(app.Query for app in APPS), graphene.ObjectType):
     pass
 
 
-class Mutation(merchants.Mutation, graphene.ObjectType):
+class Mutation(*(app.Mutation for app in APPS), graphene.ObjectType):
     pass
 
 

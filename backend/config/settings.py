@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -25,6 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "graphene_django",
     "djstripe",
     "backend.merchants",
@@ -71,6 +73,8 @@ DATABASES["default"]["HOST"] = unquote(DATABASES["default"].get("HOST", ""))
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("TEST", {})
+if env.str("DATABASE_NAME", default=""):  # a worker started by the tests uses the test database
+    DATABASES["default"]["NAME"] = env.str("DATABASE_NAME")
 if env.str("TEST_DATABASE_NAME", default=""):
     DATABASES["default"]["TEST"]["NAME"] = env.str("TEST_DATABASE_NAME")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -123,14 +127,24 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 # Publishing must never hang a request: the outbox sweeper re-drives anything lost.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY = False
-CELERY_BEAT_SCHEDULE: dict = {}
+# Periodic work. Each entry names a task its app implements (thin, idempotent).
+CELERY_BEAT_SCHEDULE: dict = {
+    "outbox-sweep": {"task": "backend.outbox.tasks.sweep_outbox", "schedule": 5.0},
+    "terminal-nonce-purge": {"task": "backend.merchants.tasks.purge_terminal_nonces", "schedule": 300.0},
+    "ledger-lock": {"task": "billing.tasks.lock_ledger_entries", "schedule": 60.0},
+    "period-close": {
+        "task": "billing.tasks.close_previous_periods",
+        "schedule": crontab(day_of_month="1", hour="2", minute="0"),
+    },
+}
 
 # --- Stripe (dj-stripe) ----------------------------------------------------
 STRIPE_LIVE_MODE = env.bool("STRIPE_LIVE_MODE", default=False)
 STRIPE_TEST_SECRET_KEY = env.str("STRIPE_TEST_SECRET_KEY", default="sk_test_placeholder")
 STRIPE_LIVE_SECRET_KEY = env.str("STRIPE_LIVE_SECRET_KEY", default="")
 STRIPE_API_VERSION = env.str("STRIPE_API_VERSION", default="2024-06-20")
-STRIPE_API_HOST = env.str("STRIPE_API_HOST", default="")
+if env.str("STRIPE_API_HOST", default=""):  # a local Stripe-compatible server (tests)
+    STRIPE_API_HOST = env.str("STRIPE_API_HOST")
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
 DJSTRIPE_USE_NATIVE_JSONFIELD = True
 DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
@@ -143,6 +157,9 @@ POS_MAX_WRITEOFFS_PER_MINUTE = env.int("POS_MAX_WRITEOFFS_PER_MINUTE", default=1
 POS_MAX_REJECTIONS = env.int("POS_MAX_REJECTIONS", default=10)
 POS_REJECTION_WINDOW_SECONDS = env.int("POS_REJECTION_WINDOW_SECONDS", default=300)
 EXPORT_LINK_TTL_SECONDS = env.int("EXPORT_LINK_TTL_SECONDS", default=3600)
+# Functions run by `manage.py seed_demo` after the merchants are seeded; each returns
+# lines to add to .local/demo-credentials.txt. Apps add theirs here.
+DEMO_SEED_HOOKS: list[str] = []
 
 # --- Logging: structured JSON lines on stdout ---------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -1,3 +1,65 @@
-"""coupons models."""
+"""Coupons: one unique code issued to one fan through one placement, and issuance jobs."""
 
-from django.db import models  # noqa: F401
+from django.db import models
+from django.db.models import Q
+
+
+class Coupon(models.Model):
+    class Status(models.TextChoices):
+        ISSUED = "issued"
+        REDEEMED = "redeemed"
+        EXPIRED = "expired"
+        REVOKED = "revoked"
+
+    # 12 characters of Crockford base 32, the last one a check character (backend.coupons.codes).
+    code = models.CharField(max_length=12, unique=True)
+    campaign = models.ForeignKey("campaigns.Campaign", on_delete=models.PROTECT, related_name="coupons")
+    placement = models.ForeignKey("campaigns.Placement", on_delete=models.PROTECT, related_name="coupons")
+    fan = models.ForeignKey("audience.Fan", on_delete=models.PROTECT, related_name="coupons")
+    ordinal = models.PositiveSmallIntegerField(default=1, help_text="1..coupons_per_fan for this fan")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ISSUED)
+    issued_at = models.DateTimeField()
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # Exactly-once issuance: a re-run or redelivered task cannot issue twice.
+            models.UniqueConstraint(
+                fields=["placement", "fan", "ordinal"], name="coupon_once_per_fan_ordinal"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["issued", "redeemed", "expired", "revoked"]),
+                name="coupon_status_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["placement", "id"], name="coupon_placement_id_idx"),
+            models.Index(fields=["campaign", "status"], name="coupon_campaign_status_idx"),
+        ]
+
+
+class IssuanceJob(models.Model):
+    """Bulk issuance for one accepted placement, run by Celery in chunks; progress is queryable."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    placement = models.ForeignKey(
+        "campaigns.Placement", on_delete=models.PROTECT, related_name="issuance_jobs"
+    )
+    requested_by = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    fan_ids = models.JSONField(
+        null=True, blank=True, help_text="An explicit list of fans, or null for the pool."
+    )
+    total = models.PositiveIntegerField(default=0)
+    issued = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)

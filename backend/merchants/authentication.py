@@ -62,9 +62,7 @@ def authenticate_terminal(*, terminal_uid: str, timestamp: str, signature: str, 
     skew = abs(timezone.now().timestamp() - sent_at)
     if skew > settings.TERMINAL_SIGNATURE_MAX_SKEW_SECONDS:
         raise AuthenticationFailed("BAD_SIGNATURE", "The request timestamp is outside +-300 s.")
-    terminal = (
-        Terminal.objects.select_related("merchant", "store").filter(uid=terminal_uid).first()
-    )
+    terminal = Terminal.objects.select_related("merchant", "store").filter(uid=terminal_uid).first()
     if terminal is None:
         raise bad
     secret = credentials.decrypt_terminal_secret(bytes(terminal.secret_encrypted))

@@ -153,12 +153,8 @@ def api_key_create(*, merchant: Merchant, name: str, role: str) -> IssuedApiKey:
 @transaction.atomic
 def api_key_revoke(*, api_key: ApiKey, revoked_by: ApiKey | None = None) -> ApiKey:
     if revoked_by is not None and revoked_by.pk == api_key.pk:
-        raise ServiceError.single(
-            MerchantErrorCode.CANNOT_REVOKE_SELF, "A key cannot revoke itself.", "id"
-        )
-    updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
+        raise ServiceError.single(MerchantErrorCode.CANNOT_REVOKE_SELF, "A key cannot revoke itself.", "id")
+    updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     if not updated:
         raise ServiceError.single(MerchantErrorCode.ALREADY_REVOKED, "Already revoked.", "id")
     api_key.refresh_from_db(fields=["revoked_at"])

@@ -1,3 +1,37 @@
-"""outbox models."""
+"""The transactional outbox: events written in the same transaction as the fact they announce.
 
-from django.db import models  # noqa: F401
+A Celery task hands each event to every registered handler; a delivery row, written in the
+handler's own transaction, makes each handler run exactly once per event. A periodic
+sweeper re-drives events whose task was lost, so correctness never depends on the broker.
+"""
+
+from django.db import models
+
+
+class OutboxEvent(models.Model):
+    topic = models.CharField(max_length=64)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True, help_text="All handlers done.")
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                name="outbox_pending_idx",
+                condition=models.Q(dispatched_at__isnull=True),
+            ),
+        ]
+
+
+class OutboxDelivery(models.Model):
+    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="deliveries")
+    handler = models.CharField(max_length=100)
+    processed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event", "handler"], name="outbox_delivery_once_per_handler"),
+        ]
