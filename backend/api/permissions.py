@@ -49,3 +49,8 @@ def require_terminal(info) -> Caller:
     if not caller.is_terminal:
         raise forbidden("Only a POS terminal may call this.")
     return caller
+
+
+def not_found(what: str) -> GraphQLError:
+    """For a single-object query: the same answer for a missing id and another merchant's id."""
+    return GraphQLError(f"{what} not found.", extensions={"code": "NOT_FOUND"})

@@ -16,7 +16,7 @@ from backend.merchants.authentication import (
     authenticate_api_key,
     authenticate_terminal,
 )
-from graphql import GraphQLError
+from graphql import GraphQLError, specified_rules
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,8 @@ def authenticate_request(request: HttpRequest):
 @method_decorator(csrf_exempt, name="dispatch")
 class ApiGraphQLView(GraphQLView):
     def __init__(self, **kwargs):
-        rules = [depth_limit_validator(max_depth=settings.GRAPHQL_MAX_DEPTH)]
+        # graphene-django *replaces* graphql-core's standard rules with these: keep them.
+        rules = [*specified_rules, depth_limit_validator(max_depth=settings.GRAPHQL_MAX_DEPTH)]
         if not settings.DEBUG:
             rules.append(DisableIntrospection)
         kwargs.setdefault("validation_rules", tuple(rules))

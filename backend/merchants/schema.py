@@ -10,7 +10,7 @@ from graphene_django.fields import DjangoConnectionField
 from backend.api import ids
 from backend.api.errors import ServiceError
 from backend.api.mutations import BaseMutation
-from backend.api.permissions import ADMIN, ANY_KEY, require_key
+from backend.api.permissions import ADMIN, ANY_KEY, not_found, require_key
 from backend.api.types import CountableConnection, MerchantScopedType
 
 from . import selectors, services
@@ -98,7 +98,10 @@ class Query(graphene.ObjectType):
 
     def resolve_store(root, info, id):
         caller = require_key(info, ANY_KEY)
-        return selectors.store_for(merchant=caller.merchant, store_id=ids.decode("Store", id) or 0)
+        store = selectors.store_for(merchant=caller.merchant, store_id=ids.decode("Store", id) or 0)
+        if store is None:
+            raise not_found("Store")
+        return store
 
     def resolve_terminals(root, info, store_id=None, **kwargs):
         caller = require_key(info, (ADMIN,))
@@ -107,7 +110,12 @@ class Query(graphene.ObjectType):
 
     def resolve_terminal(root, info, id):
         caller = require_key(info, (ADMIN,))
-        return selectors.terminal_for(merchant=caller.merchant, terminal_id=ids.decode("Terminal", id) or 0)
+        terminal = selectors.terminal_for(
+            merchant=caller.merchant, terminal_id=ids.decode("Terminal", id) or 0
+        )
+        if terminal is None:
+            raise not_found("Terminal")
+        return terminal
 
     def resolve_api_keys(root, info, **kwargs):
         caller = require_key(info, (ADMIN,))
