@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from graphql import GraphQLError
+
 from backend.merchants.authentication import Caller
 from backend.merchants.models import ApiKey
-from graphql import GraphQLError
 
 ADMIN = ApiKey.Role.ADMIN.value
 BRAND = ApiKey.Role.BRAND.value

@@ -10,13 +10,13 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from graphene.validation import DisableIntrospection, depth_limit_validator
 from graphene_django.views import GraphQLView
+from graphql import GraphQLError, specified_rules
 
 from backend.merchants.authentication import (
     AuthenticationFailed,
     authenticate_api_key,
     authenticate_terminal,
 )
-from graphql import GraphQLError, specified_rules
 
 logger = logging.getLogger(__name__)
 
