@@ -1,3 +1,114 @@
-"""attribution models."""
+"""Attribution: the facts of each verified write-off, joined once, and report export jobs.
 
-from django.db import models  # noqa: F401
+An AttributionRecord is written exactly once per verified redemption (unique on the
+redemption) by an outbox handler; a void marks it (``voided_at``), nothing is ever
+deleted. Money is integer minor units of ``currency``.
+"""
+
+from django.db import models
+from django.db.models import Q
+
+
+class AttributionRecord(models.Model):
+    redemption = models.OneToOneField(
+        "redemptions.Redemption", on_delete=models.PROTECT, related_name="attribution"
+    )
+    # Composite indexes below lead with campaign / issuer / publisher, so their own FK
+    # indexes would only slow the write path down.
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    issuer = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    publisher = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    placement = models.ForeignKey("campaigns.Placement", on_delete=models.PROTECT, related_name="+")
+    fan = models.ForeignKey("audience.Fan", on_delete=models.PROTECT, related_name="+", db_index=False)
+    store = models.ForeignKey("merchants.Store", on_delete=models.PROTECT, related_name="+")
+    terminal = models.ForeignKey("merchants.Terminal", on_delete=models.PROTECT, related_name="+")
+
+    issued_at = models.DateTimeField(help_text="When the coupon was issued to the fan.")
+    redeemed_at = models.DateTimeField(help_text="When the write-off was verified.")
+    seconds_to_redeem = models.BigIntegerField()
+    order_amount = models.BigIntegerField()
+    discount_amount = models.BigIntegerField()
+    fee_amount = models.BigIntegerField(
+        help_text="The campaign's fee for this write-off (billable in window)."
+    )
+    currency = models.CharField(max_length=3)
+    is_new_customer = models.BooleanField(
+        default=False,
+        help_text="The fan's earliest non-voided write-off at this issuer (by redeemed_at, then id).",
+    )
+    in_attribution_window = models.BooleanField(
+        help_text="Redeemed within the campaign's attribution_window_days of issue: only these are billable."
+    )
+    voided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(order_amount__gte=0), name="attribution_order_nonneg"),
+            models.CheckConstraint(
+                condition=Q(discount_amount__gte=0) & Q(discount_amount__lte=models.F("order_amount")),
+                name="attribution_discount_within_order",
+            ),
+            models.CheckConstraint(condition=Q(fee_amount__gte=0), name="attribution_fee_nonneg"),
+            models.CheckConstraint(condition=Q(seconds_to_redeem__gte=0), name="attribution_seconds_nonneg"),
+            # At most one new-customer write-off per (issuer, fan), whatever the concurrency.
+            models.UniqueConstraint(
+                fields=["issuer", "fan"],
+                condition=Q(is_new_customer=True),
+                name="attribution_one_new_customer_per_issuer_fan",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "redeemed_at"], name="attribution_campaign_time_idx"),
+            models.Index(fields=["issuer", "redeemed_at"], name="attribution_issuer_time_idx"),
+            models.Index(fields=["publisher", "redeemed_at"], name="attribution_publisher_time_idx"),
+            models.Index(fields=["issuer", "fan", "redeemed_at"], name="attribution_issuer_fan_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Attribution of redemption {self.redemption_id}"
+
+    @property
+    def is_billable(self) -> bool:
+        """Attributed (inside the window) and not voided."""
+        return self.in_attribution_window and self.voided_at is None
+
+
+class ReportExport(models.Model):
+    """An asynchronous export of an attribution report to CSV, XLSX, Parquet and a PNG chart."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey(
+        "merchants.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    dimension = models.CharField(max_length=16)
+    params = models.JSONField(default=dict, help_text="The report filters, as the API received them.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    row_count = models.PositiveIntegerField(default=0)
+    files = models.JSONField(default=dict, blank=True, help_text="{format: path relative to MEDIA_ROOT}")
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "running", "succeeded", "failed"]),
+                name="reportexport_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["merchant", "created_at"], name="reportexport_merchant_idx")]

@@ -1,5 +1,6 @@
 """factory_boy factories, one module per app; import them from here."""
 
+from tests.factories.attribution import *  # noqa: F403
 from tests.factories.audience import *  # noqa: F403
 from tests.factories.campaigns import *  # noqa: F403
 from tests.factories.merchants import *  # noqa: F403

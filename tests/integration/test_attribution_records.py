@@ -1,0 +1,212 @@
+"""Attribution records: exactly once per verified write-off, voids, windows, new customers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from attribution import handlers, services
+from attribution.models import AttributionRecord
+from backend.outbox.registry import REDEMPTION_VERIFIED, REDEMPTION_VOIDED, handlers_for
+from backend.redemptions.models import Redemption
+from tests.factories import (
+    CouponFactory,
+    FanFactory,
+    PlacementFactory,
+    StoreFactory,
+    active_campaign,
+    attribution_void,
+    attribution_writeoff,
+    make_terminal,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def network():
+    campaign = active_campaign(attribution_window_days=7, fee_per_redemption=120, amount_off=500)
+    placement = PlacementFactory(campaign=campaign)
+    store = StoreFactory(merchant=campaign.merchant)
+    terminal, _ = make_terminal(store)
+    return campaign, placement, terminal
+
+
+def test_handlers_are_registered_for_both_topics():
+    assert "attribution.record" in [h.name for h in handlers_for(REDEMPTION_VERIFIED)]
+    assert "attribution.void" in [h.name for h in handlers_for(REDEMPTION_VOIDED)]
+
+
+def test_one_record_with_the_facts_of_the_writeoff(network):
+    campaign, placement, terminal = network
+    issued = timezone.now() - dt.timedelta(days=2, seconds=15)
+    coupon = CouponFactory(placement=placement, issued_at=issued)
+    redemption = attribution_writeoff(coupon=coupon, terminal=terminal, order_amount=3000)
+    event = redemption_event(redemption)
+
+    handlers.record_verified(event)
+    handlers.record_verified(event)  # processed twice: still one record
+
+    assert AttributionRecord.objects.count() == 1
+    record = AttributionRecord.objects.get()
+    assert record.redemption_id == redemption.pk
+    assert (record.campaign_id, record.issuer_id, record.publisher_id) == (
+        campaign.pk,
+        campaign.merchant_id,
+        placement.publisher_id,
+    )
+    assert (record.placement_id, record.fan_id, record.store_id, record.terminal_id) == (
+        placement.pk,
+        coupon.fan_id,
+        terminal.store_id,
+        terminal.pk,
+    )
+    assert record.issued_at == issued
+    assert record.redeemed_at == redemption.created_at
+    assert record.seconds_to_redeem == int((redemption.created_at - issued).total_seconds())
+    assert (record.order_amount, record.discount_amount, record.fee_amount, record.currency) == (
+        3000,
+        500,
+        120,
+        "CNY",
+    )
+    assert record.in_attribution_window and record.is_billable
+    assert record.is_new_customer
+    assert record.voided_at is None
+
+
+def test_outside_the_window_is_not_billable(network):
+    _, placement, terminal = network
+    coupon = CouponFactory(placement=placement, issued_at=timezone.now() - dt.timedelta(days=8))
+    redemption = attribution_writeoff(coupon=coupon, terminal=terminal)
+    record = services.record_for_redemption(redemption_id=redemption.pk)
+    assert record.in_attribution_window is False
+    assert record.is_billable is False
+
+
+def test_window_boundary_is_inclusive(network):
+    _, placement, terminal = network
+    at = timezone.now()
+    coupon = CouponFactory(placement=placement, issued_at=at - dt.timedelta(days=7))
+    redemption = attribution_writeoff(coupon=coupon, terminal=terminal, at=at)
+    assert services.record_for_redemption(redemption_id=redemption.pk).in_attribution_window
+
+
+def test_rejected_or_unknown_redemption_has_no_record(network):
+    _, placement, terminal = network
+    redemption = attribution_writeoff(coupon=CouponFactory(placement=placement), terminal=terminal)
+    Redemption.objects.filter(pk=redemption.pk).update(status=Redemption.Status.REJECTED)
+    assert services.record_for_redemption(redemption_id=redemption.pk) is None
+    assert services.record_for_redemption(redemption_id=10**12) is None
+    assert not AttributionRecord.objects.exists()
+
+
+def test_void_marks_the_record_and_never_deletes_it(network):
+    _, placement, terminal = network
+    redemption = attribution_writeoff(coupon=CouponFactory(placement=placement), terminal=terminal)
+    handlers.record_verified(redemption_event(redemption))
+    attribution_void(redemption)
+    handlers.record_voided(redemption_event(redemption))
+    handlers.record_voided(redemption_event(redemption))
+    record = AttributionRecord.objects.get()
+    assert record.voided_at == Redemption.objects.get(pk=redemption.pk).voided_at
+    assert record.is_billable is False
+    assert record.is_new_customer is False  # a voided write-off is nobody's first
+
+
+def test_void_event_before_verified_event_still_yields_one_voided_record(network):
+    _, placement, terminal = network
+    redemption = attribution_writeoff(coupon=CouponFactory(placement=placement), terminal=terminal)
+    attribution_void(redemption)
+    handlers.record_voided(redemption_event(redemption))
+    handlers.record_verified(redemption_event(redemption))
+    record = AttributionRecord.objects.get()
+    assert record.voided_at is not None
+
+
+def test_new_customer_is_the_earliest_write_off_whatever_the_processing_order(network):
+    campaign, placement, terminal = network
+    fan = FanFactory()
+    now = timezone.now()
+    first = attribution_writeoff(
+        coupon=CouponFactory(placement=placement, fan=fan, ordinal=1, issued_at=now - dt.timedelta(days=3)),
+        terminal=terminal,
+        at=now - dt.timedelta(days=2),
+    )
+    second = attribution_writeoff(
+        coupon=CouponFactory(placement=placement, fan=fan, ordinal=2, issued_at=now - dt.timedelta(days=3)),
+        terminal=terminal,
+        at=now - dt.timedelta(days=1),
+    )
+    # The later write-off's event is processed first.
+    assert services.record_for_redemption(redemption_id=second.pk).is_new_customer
+    services.record_for_redemption(redemption_id=first.pk)
+    flags = dict(AttributionRecord.objects.values_list("redemption_id", "is_new_customer"))
+    assert flags == {first.pk: True, second.pk: False}
+
+    # Voiding the first write-off makes the second one the fan's first at this issuer.
+    attribution_void(first)
+    services.void_record(redemption_id=first.pk)
+    flags = dict(AttributionRecord.objects.values_list("redemption_id", "is_new_customer"))
+    assert flags == {first.pk: False, second.pk: True}
+
+
+def test_new_customer_is_per_issuer(network):
+    _, placement, terminal = network
+    fan = FanFactory()
+    other_campaign = active_campaign()
+    other_placement = PlacementFactory(campaign=other_campaign)
+    other_terminal, _ = make_terminal(StoreFactory(merchant=other_campaign.merchant))
+    a = attribution_writeoff(coupon=CouponFactory(placement=placement, fan=fan), terminal=terminal)
+    b = attribution_writeoff(
+        coupon=CouponFactory(placement=other_placement, fan=fan), terminal=other_terminal
+    )
+    assert services.record_for_redemption(redemption_id=a.pk).is_new_customer
+    assert services.record_for_redemption(redemption_id=b.pk).is_new_customer
+
+
+def redemption_event(redemption):
+    class Event:
+        payload = {"redemption_id": redemption.pk}
+
+    return Event()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_creators_make_exactly_one_record():
+    campaign = active_campaign()
+    placement = PlacementFactory(campaign=campaign)
+    terminal, _ = make_terminal(StoreFactory(merchant=campaign.merchant))
+    fan = FanFactory()
+    redemptions = [
+        attribution_writeoff(coupon=CouponFactory(placement=placement, fan=fan, ordinal=i), terminal=terminal)
+        for i in range(1, 4)
+    ]
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def run(redemption_id: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            services.record_for_redemption(redemption_id=redemption_id)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(r.pk,)) for r in redemptions for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert AttributionRecord.objects.count() == 3
+    assert AttributionRecord.objects.filter(is_new_customer=True).count() == 1
+    assert (
+        AttributionRecord.objects.get(is_new_customer=True).redemption_id
+        == min(redemptions, key=lambda r: (r.created_at, r.pk)).pk
+    )
