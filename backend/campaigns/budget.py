@@ -6,7 +6,7 @@ activation allocates the slots. See CampaignSlot for the guarantee.
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from .models import Campaign, CampaignSlot
 
@@ -35,3 +35,104 @@ def allocate_slots(*, campaign: Campaign) -> list[CampaignSlot]:
         CampaignSlot(campaign=campaign, slot=i, redemption_allowance=counts[i], budget_allowance=budgets[i])
         for i in range(parts)
     )
+
+
+# --- The write-off path: take, give back, rebalance --------------------------------------
+# These run inside the caller's transaction (the write-off or the void); they never open one.
+
+_TAKE_ANY_FITTING_SLOT = """
+UPDATE campaigns_campaignslot AS s
+   SET redeemed_count = s.redeemed_count + 1, spent_amount = s.spent_amount + %(cost)s
+ WHERE s.id = (
+         SELECT f.id FROM campaigns_campaignslot AS f
+          WHERE f.campaign_id = %(campaign)s
+            AND (f.redemption_allowance IS NULL OR f.redeemed_count < f.redemption_allowance)
+            AND (f.budget_allowance IS NULL OR f.spent_amount + %(cost)s <= f.budget_allowance)
+          ORDER BY random() LIMIT 1
+            FOR UPDATE SKIP LOCKED)
+   AND (s.redemption_allowance IS NULL OR s.redeemed_count < s.redemption_allowance)
+   AND (s.budget_allowance IS NULL OR s.spent_amount + %(cost)s <= s.budget_allowance)
+RETURNING s.slot
+"""
+
+
+def take(*, campaign_id: int, cost: int) -> int | None:
+    """Take one redemption and ``cost`` of budget from the campaign's slots; the slot used.
+
+    None when the caps cannot cover it. The fast path is one conditional UPDATE of a random
+    fitting slot that no one else holds (SKIP LOCKED), so concurrent write-offs of one
+    campaign spread over its slots instead of queueing on one row. When no free slot fits,
+    every slot is locked in slot order and the remaining headroom is redistributed
+    (:func:`rebalance`). The CHECK constraints on CampaignSlot make overspending impossible
+    even if this code were wrong: the caps hold by one unit and one cent.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_TAKE_ANY_FITTING_SLOT, {"campaign": campaign_id, "cost": cost})
+        row = cursor.fetchone()
+    if row is not None:
+        return row[0]
+    return rebalance(campaign_id=campaign_id, cost=cost)
+
+
+def _headroom(slots: list[tuple], index_allowance: int, index_used: int) -> int | None:
+    if any(s[index_allowance] is None for s in slots):
+        return None
+    return sum(s[index_allowance] - s[index_used] for s in slots)
+
+
+_REBALANCE_SQL = """
+UPDATE campaigns_campaignslot AS s
+   SET redemption_allowance = v.ra, budget_allowance = v.ba, redeemed_count = v.rc, spent_amount = v.sa
+  FROM (VALUES $values) AS v(slot, ra, ba, rc, sa)
+ WHERE s.campaign_id = %s AND s.slot = v.slot
+"""
+
+
+def rebalance(*, campaign_id: int, cost: int) -> int | None:
+    """Lock all slots (slot order, so two rebalances cannot deadlock), pool their headroom,
+    spread it again evenly and take one unit + ``cost`` from slot 0. None if the caps are spent.
+
+    The allowances still sum exactly to the campaign's caps afterwards.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT slot, redemption_allowance, redeemed_count, budget_allowance, spent_amount "
+            "FROM campaigns_campaignslot WHERE campaign_id = %s ORDER BY slot FOR UPDATE",
+            [campaign_id],
+        )
+        slots = cursor.fetchall()
+        if not slots:
+            return None
+        count_room = _headroom(slots, 1, 2)
+        budget_room = _headroom(slots, 3, 4)
+        if (count_room is not None and count_room < 1) or (budget_room is not None and budget_room < cost):
+            return None
+        counts = _split(count_room, len(slots))
+        budgets = _split(budget_room, len(slots))
+        if budgets[0] is not None and budgets[0] < cost:
+            budgets = [budget_room] + [0] * (len(slots) - 1)  # the cost needs the whole remainder
+        rows = []
+        for i, (slot, _, redeemed, _, spent) in enumerate(slots):
+            count_allowance = None if counts[i] is None else redeemed + counts[i]
+            budget_allowance = None if budgets[i] is None else spent + budgets[i]
+            took = i == 0
+            rows.append(
+                (slot, count_allowance, budget_allowance, redeemed + took, spent + (cost if took else 0))
+            )
+        values = ", ".join(["(%s, %s::integer, %s::bigint, %s::integer, %s::bigint)"] * len(rows))
+        cursor.execute(
+            _REBALANCE_SQL.replace("$values", values),
+            [value for row in rows for value in row] + [campaign_id],
+        )
+    return slots[0][0]
+
+
+def release(*, campaign_id: int, slot: int, cost: int) -> None:
+    """Give back one redemption and ``cost`` to the slot a voided write-off took them from."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE campaigns_campaignslot SET redeemed_count = redeemed_count - 1, "
+            "spent_amount = spent_amount - %s "
+            "WHERE campaign_id = %s AND slot = %s AND redeemed_count >= 1 AND spent_amount >= %s",
+            [cost, campaign_id, slot, cost],
+        )

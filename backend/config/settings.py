@@ -160,6 +160,8 @@ EXPORT_LINK_TTL_SECONDS = env.int("EXPORT_LINK_TTL_SECONDS", default=3600)
 # Functions run by `manage.py seed_demo` after the merchants are seeded; each returns
 # lines to add to .local/demo-credentials.txt. Apps add theirs here.
 DEMO_SEED_HOOKS: list[str] = []
+# Modules imported by the outbox app at start-up to register extra handlers (tests only).
+OUTBOX_EXTRA_HANDLER_MODULES = env.list("OUTBOX_EXTRA_HANDLER_MODULES", default=[])
 
 # --- Logging: structured JSON lines on stdout ---------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -15,6 +15,9 @@ class OutboxEvent(models.Model):
     dispatched_at = models.DateTimeField(null=True, blank=True, help_text="All handlers done.")
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="The sweeper leaves the event alone until then (lease, back-off)."
+    )
 
     class Meta:
         indexes = [

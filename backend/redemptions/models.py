@@ -40,6 +40,9 @@ class Redemption(models.Model):
     currency = models.CharField(max_length=3)
     discount_amount = models.BigIntegerField(default=0)
     fee_amount = models.BigIntegerField(default=0)
+    slot = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The CampaignSlot a verified write-off took its unit from."
+    )
     idempotency_key = models.CharField(max_length=100)
     request_fingerprint = models.CharField(max_length=64)
     response = models.JSONField(help_text="The first answer, replayed for a repeated idempotency key.")

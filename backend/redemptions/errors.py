@@ -1,0 +1,58 @@
+"""Reason codes of the write-off path: stable strings a cashier's screen can show.
+
+``RedemptionReason`` codes are outcomes of a write-off attempt; the attempt is recorded as
+a rejected Redemption row and replayed for a repeated idempotency key. ``RedemptionErrorCode``
+codes refuse the request itself (abuse limits, a reused key, a void that cannot happen):
+nothing is recorded, and the same request may be sent again later.
+"""
+
+from enum import StrEnum
+
+
+class RedemptionReason(StrEnum):
+    UNKNOWN_CODE = "UNKNOWN_CODE"
+    MISTYPED_CODE = "MISTYPED_CODE"
+    ALREADY_REDEEMED = "ALREADY_REDEEMED"
+    COUPON_REVOKED = "COUPON_REVOKED"
+    EXPIRED = "EXPIRED"
+    NOT_YET_VALID = "NOT_YET_VALID"
+    WRONG_MERCHANT = "WRONG_MERCHANT"
+    STORE_NOT_ACCEPTED = "STORE_NOT_ACCEPTED"
+    STORE_INACTIVE = "STORE_INACTIVE"
+    BELOW_MIN_SPEND = "BELOW_MIN_SPEND"
+    CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
+    BUDGET_EXHAUSTED = "BUDGET_EXHAUSTED"
+    FAN_LIMIT_REACHED = "FAN_LIMIT_REACHED"
+    CAMPAIGN_PAUSED = "CAMPAIGN_PAUSED"
+    CAMPAIGN_ENDED = "CAMPAIGN_ENDED"
+    CAMPAIGN_NOT_ACTIVE = "CAMPAIGN_NOT_ACTIVE"
+
+
+REASON_MESSAGES: dict[str, str] = {
+    RedemptionReason.UNKNOWN_CODE: "No coupon has this code.",
+    RedemptionReason.MISTYPED_CODE: "This code is mistyped: please check it and scan or type it again.",
+    RedemptionReason.ALREADY_REDEEMED: "This coupon has already been used.",
+    RedemptionReason.COUPON_REVOKED: "This coupon has been withdrawn.",
+    RedemptionReason.EXPIRED: "This coupon has expired.",
+    RedemptionReason.NOT_YET_VALID: "This coupon is not valid yet.",
+    RedemptionReason.WRONG_MERCHANT: "This coupon is for another merchant.",
+    RedemptionReason.STORE_NOT_ACCEPTED: "This coupon is not accepted at this store.",
+    RedemptionReason.STORE_INACTIVE: "This store is not active.",
+    RedemptionReason.BELOW_MIN_SPEND: "The order is below the coupon's minimum spend.",
+    RedemptionReason.CURRENCY_MISMATCH: "The order's currency is not the coupon's currency.",
+    RedemptionReason.BUDGET_EXHAUSTED: "This offer has run out.",
+    RedemptionReason.FAN_LIMIT_REACHED: "This customer has already used this offer as often as allowed.",
+    RedemptionReason.CAMPAIGN_PAUSED: "This offer is paused.",
+    RedemptionReason.CAMPAIGN_ENDED: "This offer has ended.",
+    RedemptionReason.CAMPAIGN_NOT_ACTIVE: "This offer is not active.",
+}
+
+
+class RedemptionErrorCode(StrEnum):
+    RATE_LIMITED = "RATE_LIMITED"
+    TERMINAL_COOLING_DOWN = "TERMINAL_COOLING_DOWN"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    INVALID_CURRENCY = "INVALID_CURRENCY"
+    ALREADY_VOIDED = "ALREADY_VOIDED"
+    VOID_WINDOW_PASSED = "VOID_WINDOW_PASSED"
+    NOT_VOIDABLE = "NOT_VOIDABLE"

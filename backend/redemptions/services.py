@@ -1,0 +1,468 @@
+"""The write-off path: redeem a coupon at a terminal, exactly once, and void it.
+
+Everything a write-off writes (the coupon's state, the campaign's slot, the fan's usage,
+the Redemption row and its outbox event) commits in one PostgreSQL transaction or not at
+all; nothing on this path touches Redis. Caps hold by conditional UPDATEs whose row counts
+are checked, never by read-modify-write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from backend.api import ids
+from backend.api.errors import CommonErrorCode, ErrorCollector, ServiceError
+from backend.campaigns import budget
+from backend.campaigns.models import Campaign, CampaignFanUsage
+from backend.coupons import codes
+from backend.coupons.models import Coupon
+from backend.merchants.models import Terminal
+from backend.outbox import registry
+from backend.outbox.services import emit
+
+from . import rules
+from .errors import REASON_MESSAGES, RedemptionErrorCode, RedemptionReason
+from .models import Redemption
+
+RAW_CODE_MAX = 64
+IDEMPOTENCY_KEY_MAX = 100
+ORDER_AMOUNT_MAX = 10**12  # minor units; far above any till, far below bigint
+VOID_REASON_MAX = 200
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+class _Rejected(Exception):
+    def __init__(self, reason: RedemptionReason):
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class WriteOffRequest:
+    code: str  # normalised
+    well_formed: bool
+    order_amount: int
+    currency: str
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(f"{self.code}|{self.order_amount}|{self.currency}".encode()).hexdigest()
+
+
+def parse_request(*, code: str | None, order_amount: Any, currency: str | None) -> WriteOffRequest:
+    """Validate the till's input; bad input is a ServiceError (nothing recorded)."""
+    errors = ErrorCollector()
+    raw = code or ""
+    if not raw.strip():
+        errors.add("code", CommonErrorCode.REQUIRED, "Scan or type the coupon code.")
+    elif len(raw) > RAW_CODE_MAX:
+        errors.add("code", CommonErrorCode.TOO_LONG, f"At most {RAW_CODE_MAX} characters.")
+    if isinstance(order_amount, bool) or not isinstance(order_amount, int):
+        errors.add("order_amount", CommonErrorCode.INVALID, "An integer amount in minor units.")
+    elif not 0 < order_amount <= ORDER_AMOUNT_MAX:
+        errors.add("order_amount", CommonErrorCode.OUT_OF_RANGE, f"Between 1 and {ORDER_AMOUNT_MAX}.")
+    normalised_currency = (currency or "").strip().upper()
+    if not _CURRENCY.match(normalised_currency):
+        errors.add("currency", RedemptionErrorCode.INVALID_CURRENCY, "A three-letter ISO 4217 code.")
+    errors.raise_if_any()
+    normalised = codes.normalize(raw)
+    return WriteOffRequest(
+        code=normalised[:32],
+        well_formed=codes.is_well_formed(normalised),
+        order_amount=order_amount,
+        currency=normalised_currency,
+    )
+
+
+def _validate_idempotency_key(key: str | None) -> str:
+    key = (key or "").strip()
+    if not key:
+        raise ServiceError.single(
+            CommonErrorCode.REQUIRED, "An idempotency key is required.", "idempotency_key"
+        )
+    if len(key) > IDEMPOTENCY_KEY_MAX:
+        raise ServiceError.single(
+            CommonErrorCode.TOO_LONG, f"At most {IDEMPOTENCY_KEY_MAX} characters.", "idempotency_key"
+        )
+    if not key.isprintable():
+        raise ServiceError.single(CommonErrorCode.INVALID, "Printable characters only.", "idempotency_key")
+    return key
+
+
+# --- abuse limits (counted from Redemption rows, so they hold with Redis down) ---------------
+
+_LIMITS_SQL = """
+SELECT count(*) FILTER (WHERE status <> 'rejected' AND created_at >= %(minute)s),
+       count(*) FILTER (WHERE status = 'rejected' AND created_at >= %(window)s)
+  FROM redemptions_redemption
+ WHERE terminal_id = %(terminal)s AND created_at >= LEAST(%(minute)s, %(window)s)
+"""
+
+
+def check_abuse_limits(*, terminal: Terminal, now: dt.datetime) -> None:
+    """RATE_LIMITED past POS_MAX_WRITEOFFS_PER_MINUTE write-offs in the last minute;
+    TERMINAL_COOLING_DOWN past POS_MAX_REJECTIONS rejected attempts in the rejection window
+    (code guessing), until enough of them have aged out of it."""
+    window = dt.timedelta(seconds=settings.POS_REJECTION_WINDOW_SECONDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _LIMITS_SQL,
+            {"terminal": terminal.pk, "minute": now - dt.timedelta(minutes=1), "window": now - window},
+        )
+        writeoffs, rejections = cursor.fetchone()
+    if rejections >= settings.POS_MAX_REJECTIONS:
+        raise ServiceError.single(
+            RedemptionErrorCode.TERMINAL_COOLING_DOWN,
+            f"Too many rejected codes at this terminal; try again within "
+            f"{settings.POS_REJECTION_WINDOW_SECONDS} s.",
+        )
+    if writeoffs >= settings.POS_MAX_WRITEOFFS_PER_MINUTE:
+        raise ServiceError.single(
+            RedemptionErrorCode.RATE_LIMITED, "Too many write-offs at this terminal; try again in a minute."
+        )
+
+
+# --- the receipt: the answer a till sees, stored once and replayed ----------------------------
+
+
+def _receipt(
+    *,
+    request: WriteOffRequest,
+    status: str,
+    reason: str | None,
+    discount: int,
+    campaign: Campaign | None,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    verified = status == Redemption.Status.VERIFIED
+    errors = [] if verified else [{"field": "code", "code": str(reason), "message": REASON_MESSAGES[reason]}]
+    return {
+        "redemption": {
+            "status": status.upper(),
+            "reasonCode": None if verified else str(reason),
+            "message": "Coupon accepted." if verified else REASON_MESSAGES[reason],
+            "code": request.code,
+            "orderAmount": request.order_amount,
+            "discountAmount": discount if verified else 0,
+            "payAmount": request.order_amount - (discount if verified else 0),
+            "currency": request.currency,
+            "campaignName": campaign.name if campaign is not None else None,
+            "createdAt": now.isoformat(),
+        },
+        "errors": errors,
+    }
+
+
+def receipt_of(redemption: Redemption) -> dict[str, Any]:
+    """The first answer to the request that wrote ``redemption``, with its id."""
+    answer = redemption.response
+    return {**answer, "redemption": {"id": ids.encode("Redemption", redemption.pk), **answer["redemption"]}}
+
+
+# --- redeem -----------------------------------------------------------------------------------
+
+
+def _replay(*, terminal: Terminal, key: str, request: WriteOffRequest) -> Redemption | None:
+    existing = Redemption.objects.filter(terminal=terminal, idempotency_key=key).first()
+    if existing is not None and existing.request_fingerprint != request.fingerprint:
+        raise ServiceError.single(
+            RedemptionErrorCode.IDEMPOTENCY_KEY_REUSED,
+            "This idempotency key was used for a different request.",
+            "idempotency_key",
+        )
+    return existing
+
+
+def redeem_coupon(
+    *,
+    terminal: Terminal,
+    code: str,
+    order_amount: int,
+    currency: str,
+    idempotency_key: str,
+    now: dt.datetime | None = None,
+) -> Redemption:
+    """Write ``code`` off at ``terminal``: a verified or rejected Redemption, recorded either way.
+
+    Guarantees: a coupon is written off at most once, and a campaign never passes its max
+    redemptions, its budget or a fan's limit, whatever the concurrency; one transaction
+    writes everything or nothing. The same (terminal, idempotency key) returns the first
+    Redemption and writes nothing, also when both requests arrive together; the same key
+    with another request is IDEMPOTENCY_KEY_REUSED. Abuse limits and bad input raise
+    ServiceError and record nothing.
+    """
+    request = parse_request(code=code, order_amount=order_amount, currency=currency)
+    key = _validate_idempotency_key(idempotency_key)
+    existing = _replay(terminal=terminal, key=key, request=request)
+    if existing is not None:
+        return existing
+    now = now or timezone.now()
+    check_abuse_limits(terminal=terminal, now=now)
+    try:
+        return _write_off(terminal=terminal, request=request, key=key, now=now)
+    except IntegrityError:
+        # A concurrent request with the same key committed first (the unique index made us
+        # wait for it): its answer is ours.
+        existing = _replay(terminal=terminal, key=key, request=request)
+        if existing is None:
+            raise
+        return existing
+
+
+_TAKE_FAN_USAGE = """
+INSERT INTO campaigns_campaignfanusage AS u (campaign_id, fan_id, used) VALUES (%s, %s, 1)
+ON CONFLICT (campaign_id, fan_id) DO UPDATE SET used = u.used + 1 WHERE u.used < %s
+"""
+
+
+def _take_fan_usage(*, campaign: Campaign, fan_id: int) -> bool:
+    if campaign.per_fan_limit < 1:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(_TAKE_FAN_USAGE, [campaign.pk, fan_id, campaign.per_fan_limit])
+        return cursor.rowcount == 1
+
+
+def _claim(*, coupon: Coupon, campaign: Campaign, cost: int, now: dt.datetime) -> int:
+    """Take the coupon, the fan's usage and the campaign's caps; the slot used. Rows are
+    taken in a fixed order (coupon, fan, slot), and a failed step raises _Rejected."""
+    claimed = Coupon.objects.filter(pk=coupon.pk, status=Coupon.Status.ISSUED).update(
+        status=Coupon.Status.REDEEMED, redeemed_at=now
+    )
+    if claimed != 1:
+        raise _Rejected(RedemptionReason.ALREADY_REDEEMED)
+    if not _take_fan_usage(campaign=campaign, fan_id=coupon.fan_id):
+        raise _Rejected(RedemptionReason.FAN_LIMIT_REACHED)
+    slot = budget.take(campaign_id=campaign.pk, cost=cost)
+    if slot is None:
+        raise _Rejected(RedemptionReason.BUDGET_EXHAUSTED)
+    return slot
+
+
+def _store_accepted(campaign: Campaign, store_id: int) -> bool:
+    return campaign.all_stores or campaign.accepted_stores.filter(pk=store_id).exists()
+
+
+@transaction.atomic
+def _write_off(*, terminal: Terminal, request: WriteOffRequest, key: str, now: dt.datetime) -> Redemption:
+    coupon = None
+    if request.well_formed:
+        coupon = Coupon.objects.select_related("campaign").filter(code=request.code).first()
+    campaign = coupon.campaign if coupon is not None else None
+    discount = fee = 0
+    slot = None
+    if coupon is None:
+        reason = RedemptionReason.UNKNOWN_CODE if request.well_formed else RedemptionReason.MISTYPED_CODE
+    else:
+        reason = rules.static_rejection(
+            coupon=coupon,
+            campaign=campaign,
+            merchant_id=terminal.merchant_id,
+            store_active=terminal.store.is_active,
+            order_amount=request.order_amount,
+            currency=request.currency,
+            now=now,
+        )
+        if reason is None and not _store_accepted(campaign, terminal.store_id):
+            reason = RedemptionReason.STORE_NOT_ACCEPTED
+    if reason is None:
+        discount = rules.compute_discount(campaign, request.order_amount)
+        fee = campaign.fee_per_redemption
+        try:
+            with transaction.atomic():  # a savepoint: a rejection undoes a partial take
+                slot = _claim(coupon=coupon, campaign=campaign, cost=discount + fee, now=now)
+        except _Rejected as rejected:
+            reason = rejected.reason
+    if reason == RedemptionReason.WRONG_MERCHANT:
+        campaign = None  # another merchant's offer: record nothing of it on this merchant's row
+    status = Redemption.Status.VERIFIED if reason is None else Redemption.Status.REJECTED
+    redemption = Redemption.objects.create(
+        merchant_id=terminal.merchant_id,
+        store_id=terminal.store_id,
+        terminal=terminal,
+        coupon=coupon,
+        campaign=campaign,
+        placement_id=coupon.placement_id if campaign is not None else None,
+        code=request.code,
+        status=status,
+        reason_code=reason or "",
+        order_amount=request.order_amount,
+        currency=request.currency,
+        discount_amount=discount if reason is None else 0,
+        fee_amount=fee if reason is None else 0,
+        slot=slot,
+        idempotency_key=key,
+        request_fingerprint=request.fingerprint,
+        response=_receipt(
+            request=request, status=status, reason=reason, discount=discount, campaign=campaign, now=now
+        ),
+        created_at=now,
+    )
+    if reason is None:
+        emit(topic=registry.REDEMPTION_VERIFIED, payload={"redemption_id": redemption.pk})
+    return redemption
+
+
+# --- check (no write) -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CouponCheck:
+    """What a write-off would give now; the caps may still run out before it happens."""
+
+    ok: bool
+    reason: str | None
+    message: str
+    code: str
+    order_amount: int
+    discount_amount: int
+    currency: str
+    campaign_name: str | None
+
+    @property
+    def pay_amount(self) -> int:
+        return self.order_amount - self.discount_amount
+
+
+def _caps_left(campaign: Campaign, cost: int) -> bool:
+    slots = list(
+        campaign.slots.values_list(
+            "redemption_allowance", "redeemed_count", "budget_allowance", "spent_amount"
+        )
+    )
+    if not slots:
+        return False
+    counts_capped = all(s[0] is not None for s in slots)
+    budget_capped = all(s[2] is not None for s in slots)
+    if counts_capped and sum(s[0] - s[1] for s in slots) < 1:
+        return False
+    return not (budget_capped and sum(s[2] - s[3] for s in slots) < cost)
+
+
+def check_coupon(
+    *, terminal: Terminal, code: str, order_amount: int, currency: str, now: dt.datetime | None = None
+) -> CouponCheck:
+    """The outcome a write-off of ``code`` would have now, without writing anything.
+
+    A terminal that is cooling down (too many rejected codes) is refused here too, so
+    checks cannot be used to guess codes around the write-off limits."""
+    request = parse_request(code=code, order_amount=order_amount, currency=currency)
+    now = now or timezone.now()
+    check_abuse_limits(terminal=terminal, now=now)
+    coupon = None
+    if request.well_formed:
+        coupon = Coupon.objects.select_related("campaign").filter(code=request.code).first()
+    campaign = coupon.campaign if coupon is not None else None
+    if coupon is None:
+        reason = RedemptionReason.UNKNOWN_CODE if request.well_formed else RedemptionReason.MISTYPED_CODE
+    else:
+        reason = rules.static_rejection(
+            coupon=coupon,
+            campaign=campaign,
+            merchant_id=terminal.merchant_id,
+            store_active=terminal.store.is_active,
+            order_amount=request.order_amount,
+            currency=request.currency,
+            now=now,
+        )
+        if reason is None and not _store_accepted(campaign, terminal.store_id):
+            reason = RedemptionReason.STORE_NOT_ACCEPTED
+    discount = 0
+    if reason is None:
+        discount = rules.compute_discount(campaign, request.order_amount)
+        used = (
+            CampaignFanUsage.objects.filter(campaign=campaign, fan_id=coupon.fan_id)
+            .values_list("used", flat=True)
+            .first()
+        )
+        if (used or 0) >= campaign.per_fan_limit:
+            reason = RedemptionReason.FAN_LIMIT_REACHED
+        elif not _caps_left(campaign, discount + campaign.fee_per_redemption):
+            reason = RedemptionReason.BUDGET_EXHAUSTED
+    if reason == RedemptionReason.WRONG_MERCHANT:
+        campaign = None
+    return CouponCheck(
+        ok=reason is None,
+        reason=str(reason) if reason else None,
+        message="Coupon can be used." if reason is None else REASON_MESSAGES[reason],
+        code=request.code,
+        order_amount=request.order_amount,
+        discount_amount=discount if reason is None else 0,
+        currency=request.currency,
+        campaign_name=campaign.name if campaign is not None else None,
+    )
+
+
+# --- void ------------------------------------------------------------------------------------
+
+
+_GIVE_BACK_FAN_USAGE = (
+    "UPDATE campaigns_campaignfanusage SET used = used - 1 "
+    "WHERE campaign_id = %s AND fan_id = %s AND used > 0"
+)
+
+
+@transaction.atomic
+def void_redemption(
+    *, terminal: Terminal, redemption_id: int, reason: str = "", now: dt.datetime | None = None
+) -> Redemption:
+    """Undo a verified write-off inside the campaign's void window, once.
+
+    Only a terminal of the merchant that wrote it off may (another merchant's id is
+    NOT_FOUND). The slot's unit and budget and the fan's usage are given back; the coupon
+    stays used (no second discount) unless the campaign returns voided coupons. A
+    REDEMPTION_VOIDED outbox event lets billing reverse the charge.
+    """
+    reason = (reason or "").strip()
+    if len(reason) > VOID_REASON_MAX:
+        raise ServiceError.single(
+            CommonErrorCode.TOO_LONG, f"At most {VOID_REASON_MAX} characters.", "reason"
+        )
+    redemption = (
+        Redemption.objects.select_for_update(of=("self",))
+        .select_related("campaign", "coupon")
+        .filter(pk=redemption_id, merchant_id=terminal.merchant_id)
+        .first()
+    )
+    if redemption is None:
+        raise ServiceError.not_found("redemption_id", "Redemption")
+    if redemption.status == Redemption.Status.VOIDED:
+        raise ServiceError.single(RedemptionErrorCode.ALREADY_VOIDED, "Already voided.", "redemption_id")
+    if redemption.status != Redemption.Status.VERIFIED:
+        raise ServiceError.single(
+            RedemptionErrorCode.NOT_VOIDABLE, "Only a verified write-off can be voided.", "redemption_id"
+        )
+    now = now or timezone.now()
+    campaign = redemption.campaign
+    if now > redemption.created_at + dt.timedelta(seconds=campaign.void_window_seconds):
+        raise ServiceError.single(
+            RedemptionErrorCode.VOID_WINDOW_PASSED,
+            "The void window of this write-off has passed.",
+            "redemption_id",
+        )
+    redemption.status = Redemption.Status.VOIDED
+    redemption.voided_at = now
+    redemption.void_reason = reason
+    redemption.voided_by = terminal
+    redemption.save(update_fields=["status", "voided_at", "void_reason", "voided_by"])
+    if redemption.slot is not None:
+        budget.release(
+            campaign_id=campaign.pk,
+            slot=redemption.slot,
+            cost=redemption.discount_amount + redemption.fee_amount,
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_GIVE_BACK_FAN_USAGE, [campaign.pk, redemption.coupon.fan_id])
+    if campaign.voided_coupon_returns:
+        Coupon.objects.filter(pk=redemption.coupon_id, status=Coupon.Status.REDEEMED).update(
+            status=Coupon.Status.ISSUED, redeemed_at=None
+        )
+    emit(topic=registry.REDEMPTION_VOIDED, payload={"redemption_id": redemption.pk})
+    return redemption
