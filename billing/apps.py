@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class BillingConfig(AppConfig):
     name = "billing"
     label = "billing"
+
+    def ready(self) -> None:
+        from backend.outbox.registry import REDEMPTION_VERIFIED, REDEMPTION_VOIDED, register
+
+        from . import handlers, reconcile  # noqa: F401  (reconcile registers its checks)
+
+        register(REDEMPTION_VERIFIED, name="billing.charge")(handlers.charge)
+        register(REDEMPTION_VOIDED, name="billing.void")(handlers.void)

@@ -1,0 +1,9 @@
+"""Error codes of the billing app (payload errors; see backend.api.errors)."""
+
+from enum import StrEnum
+
+
+class BillingErrorCode(StrEnum):
+    PERIOD_NOT_ENDED = "PERIOD_NOT_ENDED"
+    INVALID_PERIOD = "INVALID_PERIOD"
+    STRIPE_UNAVAILABLE = "STRIPE_UNAVAILABLE"

@@ -1,0 +1,126 @@
+"""Billing's reconciliation checks, run by attribution's reconcile with its own checks.
+
+- ``billing.charges``: every billable attribution record (inside its window, not voided)
+  has exactly one charge that was not undone, and nothing else does;
+- ``billing.postings``: every posting's lines sum to zero;
+- ``billing.invoices``: every invoice's amount equals its issuer-receivable lines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import connection
+
+from attribution.reconcile import Discrepancy, register_check
+from backend.merchants.models import Merchant
+
+
+def _rows(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+@register_check("billing.charges")
+def check_charges(*, merchant: Merchant, start: dt.datetime, end: dt.datetime) -> list[Discrepancy]:
+    rows = _rows(
+        """
+        SELECT a.id, a.redemption_id, a.campaign_id,
+               (a.in_attribution_window AND a.voided_at IS NULL AND a.fee_amount > 0) AS billable,
+               c.id IS NOT NULL AS charged, u.id IS NOT NULL AS undone
+        FROM attribution_attributionrecord a
+        LEFT JOIN billing_posting c ON c.redemption_id = a.redemption_id AND c.kind = 'charge'
+        LEFT JOIN billing_posting u ON u.reverses_id = c.id
+        WHERE a.issuer_id = %s AND a.redeemed_at >= %s AND a.redeemed_at < %s
+        ORDER BY a.id
+        """,
+        [merchant.pk, start, end],
+    )
+    found = []
+    for record_id, redemption_id, campaign_id, billable, charged, undone in rows:
+        standing = charged and not undone
+        if billable and not standing:
+            found.append(
+                Discrepancy(
+                    "billing.charges",
+                    "BILLABLE_NOT_CHARGED",
+                    f"Redemption {redemption_id} is billable but has no standing charge.",
+                    campaign_id,
+                    redemption_id,
+                    record_id,
+                )
+            )
+        elif standing and not billable:
+            found.append(
+                Discrepancy(
+                    "billing.charges",
+                    "CHARGED_NOT_BILLABLE",
+                    f"Redemption {redemption_id} is charged but not billable (voided or out of window).",
+                    campaign_id,
+                    redemption_id,
+                    record_id,
+                )
+            )
+    orphans = _rows(
+        """
+        SELECT p.id, p.redemption_id, p.campaign_id FROM billing_posting p
+        LEFT JOIN attribution_attributionrecord a ON a.redemption_id = p.redemption_id
+        WHERE p.issuer_id = %s AND p.kind = 'charge' AND p.occurred_at >= %s AND p.occurred_at < %s
+          AND a.id IS NULL
+        """,
+        [merchant.pk, start, end],
+    )
+    found += [
+        Discrepancy(
+            "billing.charges",
+            "CHARGE_WITHOUT_RECORD",
+            f"Charge posting {pid} has no attribution record.",
+            cid,
+            rid,
+        )
+        for pid, rid, cid in orphans
+    ]
+    return found
+
+
+@register_check("billing.postings")
+def check_postings(*, merchant: Merchant, start: dt.datetime, end: dt.datetime) -> list[Discrepancy]:
+    rows = _rows(
+        """
+        SELECT p.id, p.redemption_id, p.campaign_id, sum(e.amount)
+        FROM billing_posting p JOIN billing_ledgerentry e ON e.posting_id = p.id
+        WHERE p.issuer_id = %s AND p.occurred_at >= %s AND p.occurred_at < %s
+        GROUP BY p.id HAVING sum(e.amount) <> 0
+        """,
+        [merchant.pk, start, end],
+    )
+    return [
+        Discrepancy("billing.postings", "POSTING_UNBALANCED", f"Posting {pid} sums to {total}.", cid, rid)
+        for pid, rid, cid, total in rows
+    ]
+
+
+@register_check("billing.invoices")
+def check_invoices(*, merchant: Merchant, start: dt.datetime, end: dt.datetime) -> list[Discrepancy]:
+    """Invoices of the months that start inside [start, end): amount = their locked lines."""
+    rows = _rows(
+        """
+        SELECT i.id, i.amount, i.line_count,
+               coalesce(sum(e.amount) FILTER (WHERE e.account_kind = 'issuer_receivable'), 0),
+               count(e.id) FILTER (WHERE e.account_kind = 'issuer_receivable')
+        FROM billing_invoice i LEFT JOIN billing_ledgerentry e ON e.invoice_id = i.id
+        WHERE i.issuer_id = %s AND i.period_start >= %s::date AND i.period_start < %s::date
+        GROUP BY i.id ORDER BY i.id
+        """,
+        [merchant.pk, start.date(), end.date()],
+    )
+    return [
+        Discrepancy(
+            "billing.invoices",
+            "INVOICE_TOTAL_MISMATCH",
+            f"Invoice {iid} is {amount} over {count} lines but its lines sum to {total} over {n}.",
+        )
+        for iid, amount, count, total, n in rows
+        if amount != total or count != n
+    ]
