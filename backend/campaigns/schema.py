@@ -1,11 +1,419 @@
-"""GraphQL for this app (filled in by its issue)."""
+"""GraphQL for campaigns and placements: thin, every rule lives in services and selectors."""
+
+from __future__ import annotations
+
+from typing import Any
 
 import graphene
+from django.db.models import Q, Sum
+from graphene import relay
+from graphene_django import DjangoObjectType
+from graphene_django.fields import DjangoConnectionField
+
+from backend.api import ids
+from backend.api.errors import ServiceError
+from backend.api.mutations import BaseMutation
+from backend.api.permissions import ADMIN, ANY_KEY, BRAND, caller_of, require_key
+from backend.api.types import CountableConnection, MerchantScopedType
+from backend.audience.selectors import listed_pool
+from backend.merchants.schema import StoreType
+
+from . import selectors, services
+from .models import Campaign, CampaignSlot, Placement
+from .terms import TERM_FIELDS
+
+WRITE = (ADMIN, BRAND)
+
+CampaignStatus = graphene.Enum.from_enum(
+    Campaign.Status, name="CampaignStatus", description="draft -> active <-> paused -> ended."
+)
+BenefitKind = graphene.Enum.from_enum(
+    Campaign.BenefitKind, name="BenefitKind", description="What the fan gets."
+)
+PlacementStatus = graphene.Enum.from_enum(
+    Placement.Status, name="PlacementStatus", description="proposed -> accepted | declined; -> ended."
+)
+
+
+class PlacementSide(graphene.Enum):
+    ISSUER = "issuer"
+    PUBLISHER = "publisher"
+
+
+def _value(enum_or_value: Any) -> Any:
+    return getattr(enum_or_value, "value", enum_or_value)
+
+
+class CampaignType(MerchantScopedType):
+    status = CampaignStatus(required=True)
+    benefit_kind = BenefitKind(required=True)
+    accepted_stores = graphene.List(
+        graphene.NonNull(StoreType), required=True, description="Empty when allStores is true."
+    )
+    redeemed_count = graphene.Int(required=True, description="Verified, non-voided write-offs.")
+    spent_amount = graphene.Int(required=True, description="Discounts given plus fees, minor units.")
+    placements = graphene.List(graphene.NonNull(lambda: PlacementType), required=True)
+
+    class Meta:
+        model = Campaign
+        name = "Campaign"
+        fields = (
+            "name",
+            "description",
+            "amount_off",
+            "percent_off_bps",
+            "percent_cap",
+            "free_item_name",
+            "free_item_value",
+            "min_spend",
+            "currency",
+            "valid_from",
+            "valid_until",
+            "valid_days_after_issue",
+            "all_stores",
+            "per_fan_limit",
+            "coupons_per_fan",
+            "max_redemptions",
+            "budget_cap",
+            "fee_per_redemption",
+            "publisher_share_bps",
+            "void_window_seconds",
+            "attribution_window_days",
+            "voided_coupon_returns",
+            "created_at",
+            "updated_at",
+            "activated_at",
+            "ended_at",
+        )
+        convert_choices_to_enum = False
+        interfaces = (relay.Node,)
+        connection_class = CountableConnection
+
+    def resolve_accepted_stores(root, info):
+        return [] if root.all_stores else list(root.accepted_stores.order_by("id"))
+
+    def _usage(root) -> dict:
+        if not hasattr(root, "_usage_cache"):
+            root._usage_cache = CampaignSlot.objects.filter(campaign=root).aggregate(
+                count=Sum("redeemed_count"), spent=Sum("spent_amount")
+            )
+        return root._usage_cache
+
+    def resolve_redeemed_count(root, info):
+        return CampaignType._usage(root)["count"] or 0
+
+    def resolve_spent_amount(root, info):
+        return CampaignType._usage(root)["spent"] or 0
+
+    def resolve_placements(root, info):
+        caller = caller_of(info)
+        return list(selectors.placements_for(merchant=caller.merchant, side="issuer", campaign_id=root.pk))
+
+
+class CampaignOffer(graphene.ObjectType):
+    """The terms of a placed campaign, as both parties of the placement see them."""
+
+    name = graphene.String(required=True)
+    description = graphene.String(required=True)
+    status = CampaignStatus(required=True)
+    benefit_kind = BenefitKind(required=True)
+    amount_off = graphene.Int()
+    percent_off_bps = graphene.Int()
+    percent_cap = graphene.Int()
+    free_item_name = graphene.String(required=True)
+    free_item_value = graphene.Int()
+    min_spend = graphene.Int(required=True)
+    currency = graphene.String(required=True)
+    valid_from = graphene.DateTime()
+    valid_until = graphene.DateTime()
+    valid_days_after_issue = graphene.Int()
+    coupons_per_fan = graphene.Int(required=True)
+    per_fan_limit = graphene.Int(required=True)
+    fee_per_redemption = graphene.Int(required=True)
+
+
+class PlacementType(DjangoObjectType):
+    status = PlacementStatus(required=True)
+    side = PlacementSide(required=True, description="The caller's side of this placement.")
+    issuer_name = graphene.String(required=True)
+    publisher_name = graphene.String(required=True)
+    pool_id = graphene.ID(required=True)
+    pool_name = graphene.String(required=True)
+    offer = graphene.Field(CampaignOffer, required=True)
+    campaign = graphene.Field(CampaignType, description="The campaign itself: the issuer's side only.")
+    ended_by = PlacementSide(description="Which side ended it.")
+
+    class Meta:
+        model = Placement
+        name = "Placement"
+        fields = (
+            "quota",
+            "publisher_share_bps",
+            "issued_count",
+            "proposed_at",
+            "decided_at",
+            "ended_at",
+            "auto_accepted",
+        )
+        convert_choices_to_enum = False
+        interfaces = (relay.Node,)
+        connection_class = CountableConnection
+
+    @classmethod
+    def get_queryset(cls, queryset, info):
+        caller = caller_of(info)
+        if caller is None:
+            return queryset.none()
+        return queryset.filter(Q(issuer=caller.merchant) | Q(publisher=caller.merchant))
+
+    def resolve_side(root, info):
+        return "issuer" if root.issuer_id == caller_of(info).merchant.pk else "publisher"
+
+    def resolve_issuer_name(root, info):
+        return root.issuer.name
+
+    def resolve_publisher_name(root, info):
+        return root.publisher.name
+
+    def resolve_pool_id(root, info):
+        return ids.encode("FanPool", root.pool_id)
+
+    def resolve_pool_name(root, info):
+        return root.pool.name
+
+    def resolve_offer(root, info):
+        return root.campaign
+
+    def resolve_campaign(root, info):
+        return root.campaign if root.issuer_id == caller_of(info).merchant.pk else None
+
+    def resolve_ended_by(root, info):
+        if root.ended_by_id is None:
+            return None
+        return "issuer" if root.ended_by_id == root.issuer_id else "publisher"
+
+
+def _campaign_of(caller, global_id: str, field: str = "id") -> Campaign:
+    campaign = selectors.campaign_for(
+        merchant=caller.merchant, campaign_id=ids.decode("Campaign", global_id) or 0
+    )
+    if campaign is None:
+        raise ServiceError.not_found(field, "Campaign")
+    return campaign
+
+
+def _placement_of(caller, global_id: str, field: str = "id") -> Placement:
+    placement = selectors.placement_for(
+        merchant=caller.merchant, placement_id=ids.decode("Placement", global_id) or 0
+    )
+    if placement is None:
+        raise ServiceError.not_found(field, "Placement")
+    return placement
 
 
 class Query(graphene.ObjectType):
+    campaigns = DjangoConnectionField(CampaignType, status=CampaignStatus())
+    campaign = graphene.Field(CampaignType, id=graphene.ID(required=True))
+    placements = DjangoConnectionField(
+        PlacementType, side=PlacementSide(), status=PlacementStatus(), campaign_id=graphene.ID()
+    )
+    placement = graphene.Field(PlacementType, id=graphene.ID(required=True))
+
+    def resolve_campaigns(root, info, status=None, **kwargs):
+        caller = require_key(info, ANY_KEY)
+        return selectors.campaigns_for(merchant=caller.merchant, status=_value(status))
+
+    def resolve_campaign(root, info, id):
+        caller = require_key(info, ANY_KEY)
+        return selectors.campaign_for(merchant=caller.merchant, campaign_id=ids.decode("Campaign", id) or 0)
+
+    def resolve_placements(root, info, side=None, status=None, campaign_id=None, **kwargs):
+        caller = require_key(info, ANY_KEY)
+        return selectors.placements_for(
+            merchant=caller.merchant,
+            side=_value(side),
+            status=_value(status),
+            campaign_id=(ids.decode("Campaign", campaign_id) or 0) if campaign_id is not None else None,
+        )
+
+    def resolve_placement(root, info, id):
+        caller = require_key(info, ANY_KEY)
+        return selectors.placement_for(
+            merchant=caller.merchant, placement_id=ids.decode("Placement", id) or 0
+        )
+
+
+class _CampaignTermsFields:
+    description = graphene.String()
+    amount_off = graphene.Int(description="AMOUNT_OFF: minor units off the order.")
+    percent_off_bps = graphene.Int(description="PERCENT_OFF: 1..10000 basis points.")
+    percent_cap = graphene.Int(description="PERCENT_OFF: the most it takes off, minor units (required).")
+    free_item_name = graphene.String(description="FREE_ITEM: what the fan gets.")
+    free_item_value = graphene.Int(description="FREE_ITEM: its price, minor units.")
+    min_spend = graphene.Int()
+    currency = graphene.String(description="ISO 4217; defaults to the merchant's currency.")
+    valid_from = graphene.DateTime()
+    valid_until = graphene.DateTime()
+    valid_days_after_issue = graphene.Int(description="Each coupon is valid this many days after issue.")
+    accepted_store_ids = graphene.List(
+        graphene.NonNull(graphene.ID), description="The issuer's own stores; empty or absent = all stores."
+    )
+    per_fan_limit = graphene.Int()
+    coupons_per_fan = graphene.Int()
+    max_redemptions = graphene.Int()
+    budget_cap = graphene.Int()
+    fee_per_redemption = graphene.Int()
+    publisher_share_bps = graphene.Int()
+    void_window_seconds = graphene.Int()
+    attribution_window_days = graphene.Int()
+    voided_coupon_returns = graphene.Boolean()
+
+
+class CampaignCreateInput(_CampaignTermsFields, graphene.InputObjectType):
+    name = graphene.String(required=True)
+    benefit_kind = BenefitKind(required=True)
+
+
+class CampaignUpdateInput(_CampaignTermsFields, graphene.InputObjectType):
+    name = graphene.String()
+    benefit_kind = BenefitKind()
+
+
+def _terms_from(input_: dict) -> tuple[dict, list[int | None] | None]:
+    """Only the fields the client sent (an explicit null included), as service keywords."""
+    terms = {key: _value(value) for key, value in dict(input_).items() if key in TERM_FIELDS}
+    store_ids = None
+    if "accepted_store_ids" in input_ and input_["accepted_store_ids"] is not None:
+        store_ids = [ids.decode("Store", gid) for gid in input_["accepted_store_ids"]]
+    return terms, store_ids
+
+
+class CampaignCreate(BaseMutation):
+    campaign = graphene.Field(CampaignType)
+    roles = WRITE
+
+    class Arguments:
+        input = CampaignCreateInput(required=True)
+
+    @classmethod
+    def perform(cls, caller, info, input):
+        terms, store_ids = _terms_from(input)
+        campaign = services.campaign_create(merchant=caller.merchant, accepted_store_ids=store_ids, **terms)
+        return {"campaign": campaign}
+
+
+class CampaignUpdate(BaseMutation):
+    campaign = graphene.Field(CampaignType)
+    roles = WRITE
+
+    class Arguments:
+        id = graphene.ID(required=True)
+        input = CampaignUpdateInput(required=True)
+
+    @classmethod
+    def perform(cls, caller, info, id, input):
+        terms, store_ids = _terms_from(input)
+        campaign = services.campaign_update(
+            campaign=_campaign_of(caller, id), accepted_store_ids=store_ids, **terms
+        )
+        return {"campaign": campaign}
+
+
+def _campaign_transition(service, doc: str):
+    class Transition(BaseMutation):
+        __doc__ = doc
+        campaign = graphene.Field(CampaignType)
+        roles = WRITE
+
+        class Arguments:
+            id = graphene.ID(required=True)
+
+        @classmethod
+        def perform(cls, caller, info, id):
+            return {"campaign": service(campaign=_campaign_of(caller, id))}
+
+    return Transition
+
+
+class CampaignActivate(_campaign_transition(services.campaign_activate, "draft -> active.")):
+    pass
+
+
+class CampaignPause(_campaign_transition(services.campaign_pause, "active -> paused.")):
+    pass
+
+
+class CampaignResume(_campaign_transition(services.campaign_resume, "paused -> active.")):
+    pass
+
+
+class CampaignEnd(_campaign_transition(services.campaign_end, "Any non-ended -> ended (final).")):
+    pass
+
+
+class PlacementProposeInput(graphene.InputObjectType):
+    campaign_id = graphene.ID(required=True)
+    pool_id = graphene.ID(required=True, description="A listed pool from the directory.")
+    quota = graphene.Int(required=True, description="Most coupons issued through this placement.")
+    publisher_share_bps = graphene.Int(description="Defaults to the campaign's publisher share.")
+
+
+class PlacementPropose(BaseMutation):
+    placement = graphene.Field(PlacementType)
+    roles = WRITE
+
+    class Arguments:
+        input = PlacementProposeInput(required=True)
+
+    @classmethod
+    def perform(cls, caller, info, input):
+        campaign = _campaign_of(caller, input.campaign_id, field="campaign_id")
+        pool = listed_pool(pool_id=ids.decode("FanPool", input.pool_id))
+        placement = services.placement_propose(
+            campaign=campaign,
+            pool=pool,
+            quota=input.quota,
+            publisher_share_bps=input.get("publisher_share_bps"),
+        )
+        return {"placement": placement}
+
+
+def _placement_action(service, doc: str):
+    class Action(BaseMutation):
+        __doc__ = doc
+        placement = graphene.Field(PlacementType)
+        roles = WRITE
+
+        class Arguments:
+            id = graphene.ID(required=True)
+
+        @classmethod
+        def perform(cls, caller, info, id):
+            return {"placement": service(placement=_placement_of(caller, id), merchant=caller.merchant)}
+
+    return Action
+
+
+class PlacementAccept(_placement_action(services.placement_accept, "The publisher accepts a proposal.")):
+    pass
+
+
+class PlacementDecline(_placement_action(services.placement_decline, "The publisher declines a proposal.")):
+    pass
+
+
+class PlacementEnd(_placement_action(services.placement_end, "Either party ends an open placement.")):
     pass
 
 
 class Mutation(graphene.ObjectType):
-    pass
+    campaign_create = CampaignCreate.Field()
+    campaign_update = CampaignUpdate.Field()
+    campaign_activate = CampaignActivate.Field()
+    campaign_pause = CampaignPause.Field()
+    campaign_resume = CampaignResume.Field()
+    campaign_end = CampaignEnd.Field()
+    placement_propose = PlacementPropose.Field()
+    placement_accept = PlacementAccept.Field()
+    placement_decline = PlacementDecline.Field()
+    placement_end = PlacementEnd.Field()

@@ -59,7 +59,38 @@ class IssuanceJob(models.Model):
     )
     total = models.PositiveIntegerField(default=0)
     issued = models.PositiveIntegerField(default=0)
+    chunk_count = models.PositiveIntegerField(default=0, help_text="Set once, when the job is planned.")
+    chunks_done = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(chunks_done__lte=models.F("chunk_count")), name="issuancejob_chunks_le"
+            )
+        ]
+
+
+class IssuanceChunk(models.Model):
+    """One slice of a job: the fans with ids in (after_fan_id, upto_fan_id].
+
+    ``done_at`` is set in the same transaction that inserts the slice's coupons, so a
+    chunk task run twice (a redelivery, a re-run of the job) issues nothing the second time.
+    """
+
+    job = models.ForeignKey(IssuanceJob, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    after_fan_id = models.BigIntegerField()
+    upto_fan_id = models.BigIntegerField()
+    issued = models.PositiveIntegerField(default=0)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "index"], name="issuancechunk_unique"),
+        ]

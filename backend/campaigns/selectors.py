@@ -1,0 +1,53 @@
+"""Reads of the campaigns app, always scoped to the caller's merchant.
+
+A campaign is its issuer's alone. A placement is visible to its two parties (the issuer
+and the publisher) and to nobody else; neither side reads the other's rows through it.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from backend.merchants.models import Merchant
+
+from .models import Campaign, Placement
+
+
+def campaigns_for(*, merchant: Merchant, status: str | None = None) -> QuerySet[Campaign]:
+    qs = Campaign.objects.filter(merchant=merchant)
+    if status is not None:
+        qs = qs.filter(status=status)
+    return qs.order_by("id")
+
+
+def campaign_for(*, merchant: Merchant, campaign_id: int) -> Campaign | None:
+    return Campaign.objects.filter(merchant=merchant, pk=campaign_id).first()
+
+
+def placements_for(
+    *,
+    merchant: Merchant,
+    side: str | None = None,
+    status: str | None = None,
+    campaign_id: int | None = None,
+) -> QuerySet[Placement]:
+    """Placements ``merchant`` is party to; ``side`` = "issuer" or "publisher" narrows it."""
+    if side == "issuer":
+        qs = Placement.objects.filter(issuer=merchant)
+    elif side == "publisher":
+        qs = Placement.objects.filter(publisher=merchant)
+    else:
+        qs = Placement.objects.filter(Q(issuer=merchant) | Q(publisher=merchant))
+    if status is not None:
+        qs = qs.filter(status=status)
+    if campaign_id is not None:
+        qs = qs.filter(campaign_id=campaign_id)
+    return qs.select_related("campaign", "issuer", "publisher", "pool").order_by("id")
+
+
+def placement_for(*, merchant: Merchant, placement_id: int) -> Placement | None:
+    return (
+        Placement.objects.filter(Q(issuer=merchant) | Q(publisher=merchant), pk=placement_id)
+        .select_related("campaign", "issuer", "publisher", "pool")
+        .first()
+    )

@@ -1,0 +1,289 @@
+"""Every write of the campaigns app: keyword-only, one transaction each.
+
+Lifecycle of a campaign: draft -> active <-> paused, and any non-ended -> ended (final).
+Money, benefit and validity terms change only in draft: once a campaign is active,
+publishers have agreed to those terms. Transitions are conditional UPDATEs, so two
+concurrent calls cannot both win.
+
+Lifecycle of a placement: proposed -> accepted | declined; proposed/accepted -> ended by
+either party. A campaign is proposed only while active (its terms are then frozen, so the
+publisher accepts exactly what will be issued). The pool's auto-accept rule accepts it at
+proposal time when the share and quota meet it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from backend.api.errors import CommonErrorCode, ErrorCollector, ServiceError
+from backend.audience.models import FanPool
+from backend.merchants.models import Merchant, Store
+
+from . import budget
+from .errors import CampaignErrorCode, PlacementErrorCode
+from .models import Campaign, Placement
+from .terms import DEFAULTS, EDITABLE_AFTER_DRAFT, TERM_FIELDS, terms_of, validate_terms
+
+OPEN_CAMPAIGN_STATES = (Campaign.Status.DRAFT, Campaign.Status.ACTIVE, Campaign.Status.PAUSED)
+OPEN_PLACEMENT_STATES = (Placement.Status.PROPOSED, Placement.Status.ACCEPTED)
+
+
+def _own_stores(errors: ErrorCollector, *, merchant: Merchant, store_ids: list[int | None]) -> list[Store]:
+    """The issuer's own stores; another merchant's (or an unknown) store is NOT_FOUND."""
+    wanted = {pk for pk in store_ids if pk}
+    stores = list(Store.objects.filter(merchant=merchant, pk__in=wanted)) if wanted else []
+    if None in store_ids or len(stores) != len(wanted):
+        errors.add("accepted_store_ids", CommonErrorCode.NOT_FOUND, "Store not found.")
+    return stores
+
+
+def _clean_text(terms: dict[str, Any]) -> None:
+    for field in ("description", "free_item_name"):
+        if terms.get(field) is None:
+            terms[field] = ""
+    for field in ("name", "description", "free_item_name", "currency"):
+        if isinstance(terms.get(field), str):
+            terms[field] = terms[field].strip()
+    if isinstance(terms.get("currency"), str):
+        terms["currency"] = terms["currency"].upper()
+
+
+@transaction.atomic
+def campaign_create(
+    *, merchant: Merchant, accepted_store_ids: list[int | None] | None = None, **terms: Any
+) -> Campaign:
+    """A draft campaign. ``terms`` are Campaign fields (see campaigns.terms.TERM_FIELDS);
+    ``accepted_store_ids`` None or empty means every store of the issuer."""
+    unknown = set(terms) - set(TERM_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown campaign terms: {sorted(unknown)}")
+    values = {**DEFAULTS, **{k: v for k, v in terms.items() if v is not None or k not in DEFAULTS}}
+    if values.get("currency") is None:
+        values["currency"] = merchant.default_currency
+    _clean_text(values)
+    errors = validate_terms(values)
+    stores = _own_stores(errors, merchant=merchant, store_ids=accepted_store_ids or [])
+    errors.raise_if_any()
+    campaign = Campaign.objects.create(merchant=merchant, all_stores=not stores, **values)
+    if stores:
+        campaign.accepted_stores.set(stores)
+    return campaign
+
+
+@transaction.atomic
+def campaign_update(
+    *, campaign: Campaign, accepted_store_ids: list[int | None] | None = None, **changes: Any
+) -> Campaign:
+    """Change terms. In draft any term; after draft only name and description.
+
+    ``accepted_store_ids``: None leaves the stores; [] means every store.
+    """
+    unknown = set(changes) - set(TERM_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown campaign terms: {sorted(unknown)}")
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    errors = ErrorCollector()
+    if campaign.status == Campaign.Status.ENDED:
+        raise ServiceError.single(CampaignErrorCode.NOT_DRAFT, "An ended campaign cannot change.", "id")
+    if campaign.status != Campaign.Status.DRAFT:
+        frozen = sorted(set(changes) - EDITABLE_AFTER_DRAFT)
+        if accepted_store_ids is not None:
+            frozen.append("accepted_store_ids")
+        for field in frozen:
+            errors.add(field, CampaignErrorCode.NOT_DRAFT, "Terms change only while the campaign is a draft.")
+        errors.raise_if_any()
+    values = {**terms_of(campaign), **changes}
+    _clean_text(values)
+    errors = validate_terms(values)
+    stores = None
+    if accepted_store_ids is not None:
+        stores = _own_stores(errors, merchant=campaign.merchant, store_ids=accepted_store_ids)
+    errors.raise_if_any()
+    fields = [f for f in TERM_FIELDS if getattr(campaign, f) != values[f]]
+    for field in fields:
+        setattr(campaign, field, values[field])
+    if stores is not None:
+        campaign.all_stores = not stores
+        fields.append("all_stores")
+        campaign.accepted_stores.set(stores)
+    if fields:
+        campaign.save(update_fields=[*fields, "updated_at"])
+    return campaign
+
+
+def _transition(campaign: Campaign, *, to: str, allowed_from: tuple[str, ...], **extra: Any) -> Campaign:
+    updated = Campaign.objects.filter(pk=campaign.pk, status__in=allowed_from).update(
+        status=to, updated_at=timezone.now(), **extra
+    )
+    if not updated:
+        campaign.refresh_from_db(fields=["status"])
+        raise ServiceError.single(
+            CampaignErrorCode.INVALID_TRANSITION, f"A {campaign.status} campaign cannot become {to}.", "id"
+        )
+    campaign.refresh_from_db()
+    return campaign
+
+
+@transaction.atomic
+def campaign_activate(*, campaign: Campaign) -> Campaign:
+    """draft -> active: the terms freeze and the budget slots are allocated, in one transaction."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.status != Campaign.Status.DRAFT:
+        raise ServiceError.single(
+            CampaignErrorCode.INVALID_TRANSITION, f"A {campaign.status} campaign cannot be activated.", "id"
+        )
+    errors = validate_terms(terms_of(campaign))
+    if campaign.valid_until is not None and campaign.valid_until <= timezone.now():
+        errors.add("valid_until", CampaignErrorCode.WINDOW_ENDED, "The validity window has already ended.")
+    errors.raise_if_any()
+    campaign = _transition(
+        campaign,
+        to=Campaign.Status.ACTIVE,
+        allowed_from=(Campaign.Status.DRAFT,),
+        activated_at=timezone.now(),
+    )
+    budget.allocate_slots(campaign=campaign)
+    return campaign
+
+
+@transaction.atomic
+def campaign_pause(*, campaign: Campaign) -> Campaign:
+    return _transition(campaign, to=Campaign.Status.PAUSED, allowed_from=(Campaign.Status.ACTIVE,))
+
+
+@transaction.atomic
+def campaign_resume(*, campaign: Campaign) -> Campaign:
+    if campaign.valid_until is not None and campaign.valid_until <= timezone.now():
+        raise ServiceError.single(
+            CampaignErrorCode.WINDOW_ENDED, "The validity window has already ended.", "valid_until"
+        )
+    return _transition(campaign, to=Campaign.Status.ACTIVE, allowed_from=(Campaign.Status.PAUSED,))
+
+
+@transaction.atomic
+def campaign_end(*, campaign: Campaign) -> Campaign:
+    """Any non-ended -> ended (final). Its open placements end with it."""
+    now = timezone.now()
+    campaign = _transition(
+        campaign, to=Campaign.Status.ENDED, allowed_from=OPEN_CAMPAIGN_STATES, ended_at=now
+    )
+    Placement.objects.filter(campaign=campaign, status__in=OPEN_PLACEMENT_STATES).update(
+        status=Placement.Status.ENDED, ended_at=now, ended_by=campaign.merchant
+    )
+    return campaign
+
+
+def auto_accepts(pool: FanPool, *, quota: int, share_bps: int) -> bool:
+    """The pool's rule: at least its minimum share and at most its maximum quota (if set)."""
+    if pool.auto_accept_min_share_bps is None:
+        return False
+    if share_bps < pool.auto_accept_min_share_bps:
+        return False
+    return pool.auto_accept_max_quota is None or quota <= pool.auto_accept_max_quota
+
+
+@transaction.atomic
+def placement_propose(
+    *, campaign: Campaign, pool: FanPool | None, quota: int | None, publisher_share_bps: int | None = None
+) -> Placement:
+    """The issuer proposes ``campaign`` into a listed ``pool`` (None: unknown or unlisted).
+
+    ``publisher_share_bps`` defaults to the campaign's. Accepted at once if the pool's
+    auto-accept rule is met.
+    """
+    errors = ErrorCollector()
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if pool is None:
+        errors.add("pool_id", CommonErrorCode.NOT_FOUND, "Fan pool not found.")
+    if campaign.status != Campaign.Status.ACTIVE:
+        errors.add(
+            "campaign_id", PlacementErrorCode.CAMPAIGN_NOT_ACTIVE, "Only an active campaign can be placed."
+        )
+    if quota is None:
+        errors.add("quota", CommonErrorCode.REQUIRED, "This field is required.")
+    elif not 1 <= quota <= 2**31 - 1:
+        errors.add("quota", CommonErrorCode.OUT_OF_RANGE, "Must be at least 1.")
+    share = campaign.publisher_share_bps if publisher_share_bps is None else publisher_share_bps
+    if not 0 <= share <= 10000:
+        errors.add("publisher_share_bps", CommonErrorCode.OUT_OF_RANGE, "Must be between 0 and 10000.")
+    errors.raise_if_any()
+    now = timezone.now()
+    auto = auto_accepts(pool, quota=quota, share_bps=share)
+    placement = Placement(
+        campaign=campaign,
+        issuer_id=campaign.merchant_id,
+        publisher_id=pool.merchant_id,
+        pool=pool,
+        quota=quota,
+        publisher_share_bps=share,
+        status=Placement.Status.ACCEPTED if auto else Placement.Status.PROPOSED,
+        decided_at=now if auto else None,
+        auto_accepted=auto,
+    )
+    try:
+        with transaction.atomic():
+            placement.save()
+    except IntegrityError:
+        raise ServiceError.single(
+            PlacementErrorCode.OPEN_PLACEMENT_EXISTS,
+            "This campaign already has an open placement in this pool.",
+            "pool_id",
+        ) from None
+    return placement
+
+
+def _placement_transition(
+    placement: Placement, *, to: str, allowed_from: tuple[str, ...], **extra: Any
+) -> Placement:
+    updated = Placement.objects.filter(pk=placement.pk, status__in=allowed_from).update(status=to, **extra)
+    if not updated:
+        placement.refresh_from_db(fields=["status"])
+        raise ServiceError.single(
+            PlacementErrorCode.INVALID_TRANSITION, f"A {placement.status} placement cannot become {to}.", "id"
+        )
+    placement.refresh_from_db()
+    return placement
+
+
+@transaction.atomic
+def placement_accept(*, placement: Placement, merchant: Merchant) -> Placement:
+    """The publisher accepts a proposed placement (the issuer cannot accept its own proposal)."""
+    if placement.publisher_id != merchant.pk:
+        raise ServiceError.single(CommonErrorCode.NOT_FOUND, "Placement not found.", "id")
+    if placement.campaign.status == Campaign.Status.ENDED:
+        raise ServiceError.single(PlacementErrorCode.CAMPAIGN_NOT_ACTIVE, "The campaign has ended.", "id")
+    return _placement_transition(
+        placement,
+        to=Placement.Status.ACCEPTED,
+        allowed_from=(Placement.Status.PROPOSED,),
+        decided_at=timezone.now(),
+    )
+
+
+@transaction.atomic
+def placement_decline(*, placement: Placement, merchant: Merchant) -> Placement:
+    if placement.publisher_id != merchant.pk:
+        raise ServiceError.single(CommonErrorCode.NOT_FOUND, "Placement not found.", "id")
+    return _placement_transition(
+        placement,
+        to=Placement.Status.DECLINED,
+        allowed_from=(Placement.Status.PROPOSED,),
+        decided_at=timezone.now(),
+    )
+
+
+@transaction.atomic
+def placement_end(*, placement: Placement, merchant: Merchant) -> Placement:
+    """Either party ends an open placement; coupons already issued stay valid."""
+    if merchant.pk not in (placement.issuer_id, placement.publisher_id):
+        raise ServiceError.single(CommonErrorCode.NOT_FOUND, "Placement not found.", "id")
+    return _placement_transition(
+        placement,
+        to=Placement.Status.ENDED,
+        allowed_from=OPEN_PLACEMENT_STATES,
+        ended_at=timezone.now(),
+        ended_by=merchant,
+    )
