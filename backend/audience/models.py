@@ -86,7 +86,24 @@ class FanImport(models.Model):
     processed_rows = models.PositiveIntegerField(default=0)
     added = models.PositiveIntegerField(default=0)
     duplicates = models.PositiveIntegerField(default=0)
-    bad_rows = models.JSONField(default=list, blank=True, help_text="[{row, reason}], row 1 = first data row")
+    bad_count = models.PositiveIntegerField(default=0, help_text="Every bad row, even past the detail cap.")
+    bad_rows = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="[{row, field, code, reason}], row 1 = first data row; capped (see bad_count).",
+    )
     error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["merchant", "pool", "-id"], name="fanimport_merchant_pool_idx")]
+
+    def __str__(self) -> str:
+        return f"Fan import {self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)

@@ -159,7 +159,9 @@ POS_REJECTION_WINDOW_SECONDS = env.int("POS_REJECTION_WINDOW_SECONDS", default=3
 EXPORT_LINK_TTL_SECONDS = env.int("EXPORT_LINK_TTL_SECONDS", default=3600)
 # Functions run by `manage.py seed_demo` after the merchants are seeded; each returns
 # lines to add to .local/demo-credentials.txt. Apps add theirs here.
-DEMO_SEED_HOOKS: list[str] = []
+DEMO_SEED_HOOKS: list[str] = [
+    "backend.audience.demo.seed",  # first: campaigns' demo places into the pool it seeds
+]
 # Modules imported by the outbox app at start-up to register extra handlers (tests only).
 OUTBOX_EXTRA_HANDLER_MODULES = env.list("OUTBOX_EXTRA_HANDLER_MODULES", default=[])
 

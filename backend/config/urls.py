@@ -10,4 +10,5 @@ urlpatterns = [
     path("coupons/", include("backend.coupons.urls", namespace="coupons")),
     path("healthz", healthz, name="healthz"),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
+    path("", include("backend.audience.urls")),
 ]
