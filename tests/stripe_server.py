@@ -108,3 +108,31 @@ def start_localstripe() -> LocalStripe:
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError("localstripe did not answer within 30 s")
+
+
+# --- pytest fixtures (import them into a test module: `from tests.stripe_server import ...`) ---
+
+try:
+    import pytest
+except ImportError:  # pragma: no cover
+    pytest = None
+
+if pytest is not None:
+
+    @pytest.fixture(scope="session")
+    def localstripe():
+        """One localstripe server per test session (state in its own temporary file)."""
+        server = start_localstripe()
+        yield server
+        server.stop()
+
+    @pytest.fixture
+    def stripe_gateway(localstripe, settings):
+        """Billing's Stripe gateway, pointed at localstripe (with its documented workarounds)."""
+        from billing.stripe_gateway import StripeGateway
+
+        settings.STRIPE_API_HOST = localstripe.url
+        settings.STRIPE_TEST_SECRET_KEY = API_KEY
+        settings.STRIPE_LIVE_MODE = False
+        settings.BILLING_STRIPE_LOCALSTRIPE_COMPAT = True
+        return StripeGateway.from_settings()
