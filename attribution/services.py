@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from django.db import connection, transaction
 from django.utils import timezone
 
+from backend.api.errors import ErrorCollector
+from backend.merchants.models import ApiKey, Merchant
 from backend.redemptions.models import Redemption
 
-from .models import AttributionRecord
+from . import exports
+from .errors import AttributionErrorCode
+from .models import AttributionRecord, ReportExport
+from .reports import Dimension, ReportFilters
+
+logger = logging.getLogger(__name__)
 
 # Write-offs that were verified at some point: a voided one was verified first.
 ATTRIBUTABLE_STATUSES = (Redemption.Status.VERIFIED, Redemption.Status.VOIDED)
@@ -141,3 +149,62 @@ _LOCK_NAMESPACE = 0x41545452  # "ATTR"
 def _pair_key(issuer_id: int, fan_id: int) -> int:
     value = (issuer_id * 1_000_003 + fan_id) % (2**32)
     return value - 2**32 if value >= 2**31 else value
+
+
+def export_create(
+    *, merchant: Merchant, requested_by: ApiKey | None, dimension: Dimension, filters: ReportFilters
+) -> ReportExport:
+    """Queue an export of a report; the files are written by a Celery task after commit."""
+    validate_filters(filters)
+    with transaction.atomic():
+        export = ReportExport.objects.create(
+            merchant=merchant, requested_by=requested_by, dimension=str(dimension), params=filters.as_json()
+        )
+        transaction.on_commit(lambda: _schedule_export(export.pk))
+    return export
+
+
+def _schedule_export(export_id: int) -> None:
+    from .tasks import run_report_export
+
+    try:
+        run_report_export.delay(export_id)
+    except Exception:  # the broker is down: the export stays pending, to be re-driven
+        logger.exception("attribution.export_schedule_failed", extra={"export_id": export_id})
+
+
+def export_run(*, export_id: int) -> ReportExport | None:
+    """Write the files of a pending (or failed, or interrupted) export. Safe to run twice."""
+    with transaction.atomic():
+        export = ReportExport.objects.select_for_update().filter(pk=export_id).first()
+        if export is None or export.status == ReportExport.Status.SUCCEEDED:
+            return export
+        export.status = ReportExport.Status.RUNNING
+        export.started_at = timezone.now()
+        export.error = ""
+        export.save(update_fields=["status", "started_at", "error"])
+    try:
+        rows = exports.write_files(export)
+    except Exception as exc:
+        logger.exception("attribution.export_failed", extra={"export_id": export_id})
+        export.status = ReportExport.Status.FAILED
+        export.error = f"{type(exc).__name__}: the export could not be written."
+        export.finished_at = timezone.now()
+        export.save(update_fields=["status", "error", "finished_at"])
+        return export
+    export.status = ReportExport.Status.SUCCEEDED
+    export.row_count = rows
+    export.finished_at = timezone.now()
+    export.save(update_fields=["status", "row_count", "files", "finished_at"])
+    return export
+
+
+def validate_filters(filters: ReportFilters) -> None:
+    errors = ErrorCollector()
+    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+        errors.add("date_to", AttributionErrorCode.INVALID_PERIOD, "dateTo is before dateFrom.")
+    if filters.currency is not None and not (
+        len(filters.currency) == 3 and filters.currency.isascii() and filters.currency.isupper()
+    ):
+        errors.add("currency", AttributionErrorCode.INVALID_CURRENCY, "Use an ISO 4217 code such as CNY.")
+    errors.raise_if_any()

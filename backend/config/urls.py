@@ -7,6 +7,7 @@ from backend.config.health import healthz
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("graphql/", ApiGraphQLView.as_view(), name="graphql"),
+    path("attribution/", include("attribution.urls", namespace="attribution")),
     path("coupons/", include("backend.coupons.urls", namespace="coupons")),
     path("healthz", healthz, name="healthz"),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
