@@ -1,11 +1,244 @@
-"""GraphQL for this app (filled in by its issue)."""
+"""GraphQL for the POS: check, redeem and void (signed terminals), and lists of write-offs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
 
 import graphene
+from graphene import relay
+from graphene.utils.str_converters import to_camel_case, to_snake_case
+from graphene_django.fields import DjangoConnectionField
+
+from backend.api import ids
+from backend.api.errors import ServiceError
+from backend.api.mutations import BaseMutation, UserError
+from backend.api.permissions import ANY_KEY, not_found, require_key, require_terminal
+from backend.api.types import CountableConnection, MerchantScopedType
+from backend.merchants.schema import StoreType, TerminalType
+
+from . import selectors, services
+from .models import Redemption
+
+RedemptionStatus = graphene.Enum.from_enum(
+    Redemption.Status, name="RedemptionStatus", description="verified -> voided; or rejected."
+)
+
+
+def _user_errors(errors) -> list[UserError]:
+    return [
+        UserError(field=to_camel_case(e.field) if e.field else None, code=e.code, message=e.message)
+        for e in errors
+    ]
+
+
+class RedemptionType(MerchantScopedType):
+    """A write-off attempt at one of the merchant's terminals."""
+
+    status = RedemptionStatus(required=True)
+    reason_code = graphene.String(description="Why it was rejected; null when verified.")
+    pay_amount = graphene.Int(required=True, description="What the customer pays: order minus discount.")
+    campaign = graphene.Field("backend.campaigns.schema.CampaignType")
+    placement = graphene.Field("backend.campaigns.schema.PlacementType")
+    store = graphene.Field(StoreType, required=True)
+    terminal = graphene.Field(TerminalType, required=True)
+
+    class Meta:
+        model = Redemption
+        name = "Redemption"
+        fields = (
+            "code",
+            "order_amount",
+            "discount_amount",
+            "fee_amount",
+            "currency",
+            "created_at",
+            "voided_at",
+            "void_reason",
+        )
+        convert_choices_to_enum = False
+        interfaces = (relay.Node,)
+        connection_class = CountableConnection
+
+    # Explicit resolvers: the related rows come with the list's own query (select_related).
+    def resolve_reason_code(root, info):
+        return root.reason_code or None
+
+    def resolve_pay_amount(root, info):
+        return root.order_amount - root.discount_amount
+
+    def resolve_campaign(root, info):
+        return root.campaign
+
+    def resolve_placement(root, info):
+        return root.placement
+
+    def resolve_store(root, info):
+        return root.store
+
+    def resolve_terminal(root, info):
+        return root.terminal
+
+
+class RedemptionReceipt(graphene.ObjectType):
+    """The answer a till gets for a write-off; a retry with the same key gets it again, unchanged."""
+
+    id = graphene.ID(required=True)
+    status = RedemptionStatus(required=True)
+    reason_code = graphene.String(description="A stable code when rejected (UNKNOWN_CODE, EXPIRED, ...).")
+    message = graphene.String(required=True, description="A line a cashier's screen can show.")
+    code = graphene.String(required=True, description="The code as read (normalised).")
+    order_amount = graphene.Int(required=True)
+    discount_amount = graphene.Int(required=True)
+    pay_amount = graphene.Int(required=True)
+    currency = graphene.String(required=True)
+    campaign_name = graphene.String()
+    created_at = graphene.DateTime(required=True)
+
+    @classmethod
+    def from_answer(cls, answer: dict[str, Any]) -> RedemptionReceipt:
+        values = {to_snake_case(k): v for k, v in answer.items()}
+        values["status"] = values["status"].lower()
+        values["created_at"] = dt.datetime.fromisoformat(values["created_at"])
+        return cls(**values)
+
+
+class CouponCheck(graphene.ObjectType):
+    """What a write-off would give now, without writing anything."""
+
+    ok = graphene.Boolean(required=True)
+    reason_code = graphene.String()
+    message = graphene.String(required=True)
+    code = graphene.String(required=True)
+    order_amount = graphene.Int(required=True)
+    discount_amount = graphene.Int(required=True)
+    pay_amount = graphene.Int(required=True)
+    currency = graphene.String(required=True)
+    campaign_name = graphene.String()
+
+
+class CouponCheckPayload(graphene.ObjectType):
+    check = graphene.Field(CouponCheck)
+    errors = graphene.List(graphene.NonNull(UserError), required=True)
 
 
 class Query(graphene.ObjectType):
-    pass
+    check_coupon = graphene.Field(
+        CouponCheckPayload,
+        required=True,
+        code=graphene.String(required=True),
+        order_amount=graphene.Int(required=True),
+        currency=graphene.String(required=True),
+        description="For terminals: what this coupon would give on this order (nothing is written).",
+    )
+    redemptions = DjangoConnectionField(
+        RedemptionType,
+        status=RedemptionStatus(),
+        campaign_id=graphene.ID(),
+        store_id=graphene.ID(),
+        since=graphene.DateTime(),
+        until=graphene.DateTime(),
+        description="Write-offs at the caller's terminals, newest first.",
+    )
+    redemption = graphene.Field(RedemptionType, id=graphene.ID(required=True))
+
+    def resolve_check_coupon(root, info, code, order_amount, currency):
+        caller = require_terminal(info)
+        try:
+            check = services.check_coupon(
+                terminal=caller.terminal, code=code, order_amount=order_amount, currency=currency
+            )
+        except ServiceError as exc:
+            return CouponCheckPayload(check=None, errors=_user_errors(exc.errors))
+        return CouponCheckPayload(
+            check=CouponCheck(
+                ok=check.ok,
+                reason_code=check.reason,
+                message=check.message,
+                code=check.code,
+                order_amount=check.order_amount,
+                discount_amount=check.discount_amount,
+                pay_amount=check.pay_amount,
+                currency=check.currency,
+                campaign_name=check.campaign_name,
+            ),
+            errors=[],
+        )
+
+    def resolve_redemptions(
+        root, info, status=None, campaign_id=None, store_id=None, since=None, until=None, **kwargs
+    ):
+        caller = require_key(info, ANY_KEY)
+        return selectors.redemptions_for(
+            merchant=caller.merchant,
+            status=getattr(status, "value", status),
+            campaign_id=(ids.decode("Campaign", campaign_id) or 0) if campaign_id is not None else None,
+            store_id=(ids.decode("Store", store_id) or 0) if store_id is not None else None,
+            since=since,
+            until=until,
+        )
+
+    def resolve_redemption(root, info, id):
+        caller = require_key(info, ANY_KEY)
+        redemption = selectors.redemption_for(
+            merchant=caller.merchant, redemption_id=ids.decode("Redemption", id) or 0
+        )
+        if redemption is None:
+            raise not_found("Redemption")
+        return redemption
+
+
+class RedeemCoupon(BaseMutation):
+    """Write a coupon off at the calling terminal's store: exactly once per coupon.
+
+    A rejected attempt is recorded too and comes back as ``redemption`` (status REJECTED,
+    ``reasonCode``) plus the same code in ``errors``. Repeating an ``idempotencyKey``
+    returns the first answer unchanged and writes nothing.
+    """
+
+    redemption = graphene.Field(RedemptionReceipt)
+    for_terminal = True
+
+    class Arguments:
+        code = graphene.String(required=True)
+        order_amount = graphene.Int(required=True, description="The order total, minor units.")
+        currency = graphene.String(required=True, description="ISO 4217, e.g. CNY.")
+        idempotency_key = graphene.String(required=True, description="One per till transaction; 1-100 chars.")
+
+    @classmethod
+    def mutate(cls, root, info, **kwargs: Any):
+        caller = require_terminal(info)
+        try:
+            redemption = services.redeem_coupon(terminal=caller.terminal, **kwargs)
+        except ServiceError as exc:
+            return cls(redemption=None, errors=_user_errors(exc.errors))
+        answer = services.receipt_of(redemption)
+        return cls(
+            redemption=RedemptionReceipt.from_answer(answer["redemption"]),
+            errors=[UserError(**error) for error in answer["errors"]],
+        )
+
+
+class VoidRedemption(BaseMutation):
+    """Undo a verified write-off within the campaign's void window (same merchant's terminals)."""
+
+    redemption = graphene.Field(RedemptionType)
+    for_terminal = True
+
+    class Arguments:
+        redemption_id = graphene.ID(required=True)
+        reason = graphene.String(description="Why, for the audit trail; at most 200 characters.")
+
+    @classmethod
+    def perform(cls, caller, info, redemption_id, reason=None):
+        redemption = services.void_redemption(
+            terminal=caller.terminal,
+            redemption_id=ids.decode("Redemption", redemption_id) or 0,
+            reason=reason or "",
+        )
+        return {"redemption": redemption}
 
 
 class Mutation(graphene.ObjectType):
-    pass
+    redeem_coupon = RedeemCoupon.Field()
+    void_redemption = VoidRedemption.Field()

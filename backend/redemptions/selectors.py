@@ -1,0 +1,42 @@
+"""Reads of the redemptions app, always scoped to the caller's merchant first."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import QuerySet
+
+from backend.merchants.models import Merchant
+
+from .models import Redemption
+
+# Everything a list of write-offs shows next to each row, fetched in the same query.
+_LIST_RELATED = ("campaign", "store", "terminal", "placement", "placement__publisher", "placement__pool")
+
+
+def redemptions_for(
+    *,
+    merchant: Merchant,
+    status: str | None = None,
+    campaign_id: int | None = None,
+    store_id: int | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> QuerySet[Redemption]:
+    """The merchant's write-off attempts at its own terminals, newest first."""
+    qs = Redemption.objects.filter(merchant=merchant).select_related(*_LIST_RELATED)
+    if status is not None:
+        qs = qs.filter(status=status)
+    if campaign_id is not None:
+        qs = qs.filter(campaign_id=campaign_id)
+    if store_id is not None:
+        qs = qs.filter(store_id=store_id)
+    if since is not None:
+        qs = qs.filter(created_at__gte=since)
+    if until is not None:
+        qs = qs.filter(created_at__lt=until)
+    return qs.order_by("-created_at", "-id")
+
+
+def redemption_for(*, merchant: Merchant, redemption_id: int) -> Redemption | None:
+    return redemptions_for(merchant=merchant).filter(pk=redemption_id).first()
