@@ -11,6 +11,7 @@ The uploaded file holds raw identifiers, so it is deleted as soon as the import 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import logging
 import re
 import uuid
@@ -41,6 +42,7 @@ BAD_ROWS_DETAIL_MAX = 1000  # details kept per import; bad_count counts them all
 DEFAULT_SOURCE = "csv"
 SOURCE_MAX = 40
 IMPORT_DIR = "fan-imports"
+STALLED_AFTER = dt.timedelta(minutes=5)
 _BAD_LINE = "\x00bad-line"
 
 # Accepted header spellings, compared without case, spaces, '_' or '-'.
@@ -151,6 +153,19 @@ def enqueue_fan_import(import_id: int) -> None:
         run_fan_import.delay(import_id)
     except Exception:  # the broker being down must not fail a committed upload
         logger.warning("fan_import.enqueue_failed", extra={"fan_import_id": import_id}, exc_info=True)
+
+
+def requeue_stalled(*, older_than: dt.timedelta = STALLED_AFTER) -> int:
+    """Enqueue again every import left pending longer than ``older_than``; running twice is harmless."""
+    cutoff = timezone.now() - older_than
+    stalled = list(
+        FanImport.objects.filter(status=FanImport.Status.PENDING, created_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )
+    )
+    for import_id in stalled:
+        enqueue_fan_import(import_id)
+    return len(stalled)
 
 
 def _cell(value) -> str:

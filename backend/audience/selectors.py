@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from django.db.models import Count, Q, QuerySet
 
 from .models import FanImport, FanPool, PoolMembership
@@ -100,9 +98,3 @@ def fan_import_for(*, merchant, import_id: int | None) -> FanImport | None:
     if not import_id:
         return None
     return FanImport.objects.filter(merchant=merchant, pk=import_id).first()
-
-
-def pool_member_fan_ids_among(*, pool: FanPool, fan_ids: Iterable[int]) -> set[int]:
-    return set(
-        PoolMembership.objects.filter(pool=pool, fan_id__in=list(fan_ids)).values_list("fan_id", flat=True)
-    )

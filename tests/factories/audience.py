@@ -10,7 +10,7 @@ from django.utils import timezone
 from backend.audience.models import Fan, FanPool, PoolMembership
 from tests.factories.merchants import MerchantFactory
 
-__all__ = ["FanFactory", "FanPoolFactory", "PoolMembershipFactory", "pool_with_fans"]
+__all__ = ["FanFactory", "FanPoolFactory", "PoolMembershipFactory", "pool_with_fans", "fan_with_phone"]
 
 
 class FanFactory(factory.django.DjangoModelFactory):
@@ -45,3 +45,12 @@ def pool_with_fans(n: int, **pool_kwargs) -> FanPool:
     for fan in FanFactory.create_batch(n):
         PoolMembershipFactory(pool=pool, fan=fan)
     return pool
+
+
+def fan_with_phone(phone: str) -> Fan:
+    """The network-wide Fan of a phone number, hashed as the API hashes it (created if new)."""
+    from backend.audience.identity import phone_identity
+
+    fan_identity = phone_identity(phone)
+    fan, _ = Fan.objects.get_or_create(fan_key=fan_identity.fan_key, defaults={"kind": fan_identity.kind})
+    return fan
