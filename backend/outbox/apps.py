@@ -9,7 +9,10 @@ class OutboxConfig(AppConfig):
     label = "outbox"
 
     def ready(self) -> None:
-        # Extra handler modules named by settings (tests use it to give worker processes
-        # their test handlers); the apps register their own from their ready().
-        for module in getattr(settings, "OUTBOX_EXTRA_HANDLER_MODULES", ()):
-            import_module(module)
+        # Extra handlers named by settings, "module" or "module:function" to call (tests use
+        # it to give worker processes their test handlers); apps register theirs in ready().
+        for entry in getattr(settings, "OUTBOX_EXTRA_HANDLER_MODULES", ()):
+            module_name, _, function = entry.partition(":")
+            module = import_module(module_name)
+            if function:
+                getattr(module, function)()
