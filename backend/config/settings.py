@@ -162,6 +162,7 @@ EXPORT_LINK_TTL_SECONDS = env.int("EXPORT_LINK_TTL_SECONDS", default=3600)
 # lines to add to .local/demo-credentials.txt. Apps add theirs here.
 DEMO_SEED_HOOKS: list[str] = [
     "backend.audience.demo.seed",  # first: campaigns' demo places into the pool it seeds
+    "backend.campaigns.demo.seed",
 ]
 # Modules imported by the outbox app at start-up to register extra handlers (tests only).
 OUTBOX_EXTRA_HANDLER_MODULES = env.list("OUTBOX_EXTRA_HANDLER_MODULES", default=[])
