@@ -14,9 +14,11 @@ from backend.api.permissions import ADMIN, ANY_KEY, BRAND, require_key
 from backend.api.types import CountableConnection, MerchantScopedType
 
 from . import imports, selectors, services
-from .models import FanImport, FanPool, PoolMembership
+from .models import Fan, FanImport, FanPool, PoolMembership
 
 WRITE = (ADMIN, BRAND)
+FanImportStatus = graphene.Enum.from_enum(FanImport.Status, name="FanImportStatus")
+FanKind = graphene.Enum.from_enum(Fan.Kind, name="FanKind", description="How a fan is known (never shown).")
 CSV_TEXT_MAX = 1024 * 1024  # larger files go through POST /imports/fans/<pool id>
 
 
@@ -71,7 +73,7 @@ class FanImportBadRow(graphene.ObjectType):
 
 
 class FanImportType(MerchantScopedType):
-    status = graphene.String(required=True, description="pending, running, succeeded or failed.")
+    status = FanImportStatus(required=True)
     pool = graphene.Field(FanPoolType, required=True)
     bad_rows = graphene.List(graphene.NonNull(FanImportBadRow), required=True)
     bad_rows_truncated = graphene.Boolean(required=True, description="badRows holds only the first bad rows.")

@@ -83,5 +83,11 @@ def fan_import_upload(request: HttpRequest, pool_id: str) -> JsonResponse:
     except (MultiPartParserError, RequestDataTooBig, SuspiciousOperation, BadRequest):
         return _error("INVALID", "The upload could not be read.", "file")
     return JsonResponse(
-        {"fanImport": {"id": ids.encode("FanImport", fan_import.pk), "status": fan_import.status}}, status=202
+        {
+            "fanImport": {
+                "id": ids.encode("FanImport", fan_import.pk),
+                "status": fan_import.Status(fan_import.status).name,
+            }
+        },
+        status=202,
     )
