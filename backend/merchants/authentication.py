@@ -67,7 +67,8 @@ def authenticate_terminal(*, terminal_uid: str, timestamp: str, signature: str, 
         raise bad
     secret = credentials.decrypt_terminal_secret(bytes(terminal.secret_encrypted))
     expected = credentials.sign_terminal_request(secret, timestamp, body)
-    if not credentials.hmac.compare_digest(expected, signature or ""):
+    # Compare bytes: compare_digest refuses non-ASCII str, and a header may carry anything.
+    if not credentials.hmac.compare_digest(expected.encode(), (signature or "").encode("utf-8", "replace")):
         raise bad
     if terminal.is_revoked:
         raise AuthenticationFailed("TERMINAL_REVOKED", "This terminal has been revoked.")

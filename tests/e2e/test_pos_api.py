@@ -183,7 +183,17 @@ def signed(operation):
 
 @pytest.mark.parametrize(
     "case",
-    ["stale", "future", "wrong_secret", "tampered", "unknown_terminal", "bad_timestamp", "no_signature"],
+    [
+        "stale",
+        "future",
+        "wrong_secret",
+        "tampered",
+        "unknown_terminal",
+        "bad_timestamp",
+        "no_signature",
+        "non_ascii_signature",
+        "huge_timestamp",
+    ],
 )
 def test_bad_signatures_are_refused_with_401(api, signed, case):
     setup, body = signed
@@ -202,6 +212,12 @@ def test_bad_signatures_are_refused_with_401(api, signed, case):
     elif case == "bad_timestamp":
         headers = terminal_headers(setup.terminal.uid, setup.secret, body)
         response = api.post_raw(body, {**headers, "X-Timestamp": "yesterday"})
+    elif case == "non_ascii_signature":
+        headers = terminal_headers(setup.terminal.uid, setup.secret, body)
+        response = api.post_raw(body, {**headers, "X-Signature": "é" * 64})
+    elif case == "huge_timestamp":
+        headers = terminal_headers(setup.terminal.uid, setup.secret, body)
+        response = api.post_raw(body, {**headers, "X-Timestamp": "9" * 5000})
     else:
         headers = terminal_headers(setup.terminal.uid, setup.secret, body)
         response = api.post_raw(body, {**headers, "X-Signature": ""})
