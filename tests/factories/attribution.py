@@ -18,7 +18,7 @@ from backend.outbox.models import OutboxEvent
 from backend.outbox.registry import REDEMPTION_VERIFIED, REDEMPTION_VOIDED
 from backend.redemptions.models import Redemption
 
-__all__ = ["attribution_writeoff", "attribution_void", "attribution_event"]
+__all__ = ["attribution_writeoff", "attribution_void", "attribution_event", "attribution_dispatch"]
 
 
 def attribution_writeoff(
@@ -75,3 +75,17 @@ def attribution_void(
 
 def attribution_event(topic: str, redemption: Redemption) -> OutboxEvent:
     return OutboxEvent.objects.create(topic=topic, payload={"redemption_id": redemption.pk})
+
+
+def attribution_dispatch(redemption: Redemption) -> int:
+    """Run the outbox dispatcher (every registered handler) on the redemption's pending events."""
+    from backend.outbox.services import process_event
+
+    pending = OutboxEvent.objects.filter(
+        payload__redemption_id=redemption.pk, dispatched_at__isnull=True
+    ).order_by("id")
+    ran = 0
+    for event_id in pending.values_list("id", flat=True):
+        process_event(event_id)
+        ran += 1
+    return ran

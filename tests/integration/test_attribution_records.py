@@ -210,3 +210,34 @@ def test_concurrent_creators_make_exactly_one_record():
         AttributionRecord.objects.get(is_new_customer=True).redemption_id
         == min(redemptions, key=lambda r: (r.created_at, r.pk)).pk
     )
+
+
+def test_real_write_off_dispatched_twice_yields_one_record():
+    from backend.outbox.models import OutboxEvent
+    from backend.outbox.services import process_event
+    from backend.redemptions.services import void_redemption
+    from tests.factories import pos_setup, redeem
+
+    setup = pos_setup(coupons=1, attribution_window_days=30)
+    redemption = redeem(setup)
+    assert redemption.status == Redemption.Status.VERIFIED
+    event = OutboxEvent.objects.get(topic=REDEMPTION_VERIFIED, payload__redemption_id=redemption.pk)
+    assert process_event(event.pk)
+    assert process_event(event.pk)  # a redelivered task
+    handlers.record_verified(event)  # and the handler called directly once more
+    record = AttributionRecord.objects.get()
+    assert record.redemption_id == redemption.pk
+    assert (record.order_amount, record.discount_amount, record.fee_amount) == (
+        redemption.order_amount,
+        redemption.discount_amount,
+        redemption.fee_amount,
+    )
+    assert record.store_id == setup.store.pk and record.placement_id == setup.placement.pk
+
+    void_redemption(terminal=setup.terminal, redemption_id=redemption.pk)
+    void_event = OutboxEvent.objects.get(topic=REDEMPTION_VOIDED, payload__redemption_id=redemption.pk)
+    process_event(void_event.pk)
+    process_event(void_event.pk)
+    record.refresh_from_db()
+    assert record.voided_at == Redemption.objects.get(pk=redemption.pk).voided_at
+    assert AttributionRecord.objects.count() == 1
