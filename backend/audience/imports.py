@@ -75,18 +75,21 @@ def _canonical(header: str) -> str:
 
 
 def _read_columns(path: Path) -> list[str]:
-    """The file's header, as canonical names ('' for an unknown column)."""
+    """The file's header, as canonical names ('' for an unknown column); it must have a data row."""
     try:
         head = pd.read_csv(
-            path, nrows=1, dtype=str, encoding="utf-8-sig", encoding_errors="replace", engine="python"
+            path, nrows=0, dtype=str, encoding="utf-8-sig", encoding_errors="replace", engine="python"
         )
     except pd.errors.EmptyDataError:
         raise ServiceError.single(AudienceErrorCode.EMPTY_FILE, "The file is empty.", "file") from None
-    except (pd.errors.ParserError, ValueError):
+    except (pd.errors.ParserError, ValueError, csv.Error):
         raise ServiceError.single(
             AudienceErrorCode.UNREADABLE_FILE, "The file is not a CSV file.", "file"
         ) from None
-    if head.empty:
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as f:
+        records = csv.reader(f)
+        has_rows = next(records, None) is not None and next(records, None) is not None
+    if not has_rows:
         raise ServiceError.single(AudienceErrorCode.EMPTY_FILE, "The file has a header but no rows.", "file")
     return [_canonical(h) for h in head.columns]
 

@@ -201,24 +201,22 @@ def _import_from(merchant, pool, text: str) -> FanImport:
 def test_chunked_run_across_chunk_boundaries_and_edge_rows():
     merchant = MerchantFactory()
     pool = FanPoolFactory(merchant=merchant)
-    rows = [f"+86 139 1000 {n:04d},2026-02-01" for n in range(7)]
-    rows += ["+86 139 1000 0001,2026-02-01"]  # 8: duplicate of row 2, in a later chunk
-    rows += [""]  # 9: a blank line is a bad row, not a lost one
-    rows += ["+86 139 1000 0100,2026-02-01,extra"]  # 10: more fields than the header
-    rows += ['"+86 139 1000 0101",2026-02-01']  # 11: quoted, good
+    rows = ["+86 139 1000 0200,2026-02-01,extra,more"]  # 1: too many fields, even as the first row
+    rows += [f"+86 139 1000 {n:04d},2026-02-01" for n in range(7)]
+    rows += ["+86 139 1000 0001,2026-02-01"]  # 9: duplicate of row 3, in a later chunk
+    rows += [""]  # 10: a blank line is a bad row, not a lost one
+    rows += ["+86 139 1000 0100,2026-02-01,extra"]  # 11: more fields than the header
+    rows += ['"+86 139 1000 0101",2026-02-01']  # 12: quoted, good
     fan_import = _import_from(merchant, pool, "Phone Number,Consent Time\n" + "\n".join(rows) + "\n")
     imports.fan_import_run(import_id=fan_import.pk, chunk_rows=3)
     fan_import.refresh_from_db()
     assert fan_import.status == "succeeded", fan_import.error
-    assert (fan_import.total_rows, fan_import.added, fan_import.duplicates, fan_import.bad_count) == (
-        11,
-        8,
-        1,
-        2,
-    )
+    counts = (fan_import.total_rows, fan_import.added, fan_import.duplicates, fan_import.bad_count)
+    assert counts == (12, 8, 1, 3)
     assert [(b["row"], b["code"]) for b in fan_import.bad_rows] == [
-        (9, "REQUIRED"),
-        (10, "WRONG_FIELD_COUNT"),
+        (1, "WRONG_FIELD_COUNT"),
+        (10, "REQUIRED"),
+        (11, "WRONG_FIELD_COUNT"),
     ]
 
 
@@ -346,3 +344,20 @@ def test_large_import_throughput(capsys):
     assert fan_import.bad_count == 500
     with capsys.disabled():
         print(f"\nfan import: 50000 rows in {elapsed:.1f} s ({50_000 / elapsed:.0f} rows/s)")
+
+
+@pytest.mark.django_db
+def test_broken_multipart_and_missing_file_field_are_typed_errors(client):
+    merchant = MerchantFactory()
+    pool_id = ids.encode("FanPool", FanPoolFactory(merchant=merchant).pk)
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {make_api_key(merchant, 'brand')}"}
+    broken = client.post(
+        f"/imports/fans/{pool_id}", data=b"--x\r\nnonsense", content_type="multipart/form-data", **headers
+    )
+    assert broken.status_code == 400 and broken.json()["errors"][0]["code"] in ("INVALID", "REQUIRED")
+    no_file = client.post(f"/imports/fans/{pool_id}", {"other": "x"}, **headers)
+    assert (no_file.status_code, no_file.json()["errors"][0]) == (
+        400,
+        {"code": "REQUIRED", "field": "file", "message": "Send the CSV file in the multipart field 'file'."},
+    )
+    assert not FanImport.objects.exists()
