@@ -1,0 +1,5 @@
+import sys
+
+from tests.bench.runner import main
+
+sys.exit(main())
