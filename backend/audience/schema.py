@@ -50,9 +50,7 @@ class FanPoolType(MerchantScopedType):
 
 class PoolMembershipType(MerchantScopedType):
     merchant_field = "pool__merchant"
-    fan_kind = graphene.String(
-        required=True, description="phone or open_id; the identifier itself is never shown."
-    )
+    fan_kind = FanKind(required=True, description="Phone or open id; the identifier itself is never shown.")
 
     class Meta:
         model = PoolMembership

@@ -409,3 +409,18 @@ def test_directory_query_count_is_flat(api, operation, merchant, django_assert_m
     with django_assert_max_num_queries(6):
         data = api.execute(operation("audience_pool_directory"), key=key).ok()
     assert len(data["poolDirectory"]["edges"]) == 10
+
+
+def test_list_query_counts_are_flat(api, operation, merchant, brand_key, django_assert_max_num_queries):
+    pools = [pool_with_fans(3, merchant=merchant, name=f"P{n}") for n in range(8)]
+    with django_assert_max_num_queries(6):
+        data = api.execute(operation("audience_fan_pools"), key=brand_key).ok()
+    assert [e["node"]["memberCount"] for e in data["fanPools"]["edges"]] == [3] * 8
+    big = pool_with_fans(30, merchant=merchant, name="Big")
+    del pools
+    with django_assert_max_num_queries(6):
+        members = api.execute(
+            operation("audience_pool_members"), {"poolId": ids.encode("FanPool", big.pk)}, key=brand_key
+        ).ok()
+    assert members["poolMembers"]["totalCount"] == 30
+    assert {e["node"]["fanKind"] for e in members["poolMembers"]["edges"]} == {"PHONE"}

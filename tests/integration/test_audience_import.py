@@ -361,3 +361,46 @@ def test_broken_multipart_and_missing_file_field_are_typed_errors(client):
         {"code": "REQUIRED", "field": "file", "message": "Send the CSV file in the multipart field 'file'."},
     )
     assert not FanImport.objects.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_imports_and_a_concurrent_redelivery_count_each_row_once():
+    """Two overlapping imports into one pool, plus a second run of one of them, all at once."""
+    import threading
+
+    from django.db import connections
+
+    merchant = MerchantFactory()
+    pool = FanPoolFactory(merchant=merchant)
+    shared = [f"+86 151 {n:08d},2026-01-01" for n in range(3000)]
+    first = _import_from(merchant, pool, "phone,consented_at\n" + "\n".join(shared[:2000]) + "\n")
+    second = _import_from(merchant, pool, "phone,consented_at\n" + "\n".join(shared[1000:]) + "\n")
+    failures: list[BaseException] = []
+
+    def run(import_id: int, chunk_rows: int) -> None:
+        try:
+            imports.fan_import_run(import_id=import_id, chunk_rows=chunk_rows)
+        except BaseException as exc:  # surfaced below
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=run, args=(first.pk, 250)),
+        threading.Thread(target=run, args=(first.pk, 400)),  # a redelivered message, concurrently
+        threading.Thread(target=run, args=(second.pk, 300)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == ("succeeded", "succeeded")
+    assert first.total_rows == 2000 == first.added + first.duplicates
+    assert second.total_rows == 2000 == second.added + second.duplicates
+    assert first.added + second.added == 3000 == pool.memberships.count()
+    assert first.duplicates + second.duplicates == 1000
+    assert Fan.objects.filter(memberships__pool=pool).count() == 3000
