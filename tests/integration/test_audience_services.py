@@ -133,3 +133,15 @@ def test_withdrawn_fans_are_not_resurrected_by_an_old_list():
     fan_import.refresh_from_db()
     assert (fan_import.added, fan_import.duplicates) == (0, 1)
     assert selectors.consenting_member_fan_ids(pool=pool).count() == 0
+
+
+def test_admin_pages_render_without_raw_identifiers(admin_client):
+    pool = FanPoolFactory()
+    PoolMembershipFactory(pool=pool)
+    fan_import = _create(pool.merchant, pool, "phone,consented_at\n+8613800000001,2026-01-01\n")
+    imports.fan_import_run(import_id=fan_import.pk)
+    for name in ("fan", "fanpool", "poolmembership", "fanimport"):
+        response = admin_client.get(f"/admin/audience/{name}/")
+        assert response.status_code == 200, name
+        assert b"13800000001" not in response.content
+    assert admin_client.get(f"/admin/audience/fanimport/{fan_import.pk}/change/").status_code == 200
