@@ -60,7 +60,9 @@ def seed() -> list[str]:
     if job is not None:
         issuance.run_job_inline(job_id=job.pk)  # synchronously, so the demo needs no worker
     placement.refresh_from_db()
-    sample = list(Coupon.objects.filter(placement=placement).order_by("id").values_list("code", flat=True)[:3])
+    sample = list(
+        Coupon.objects.filter(placement=placement).order_by("id").values_list("code", flat=True)[:3]
+    )
     return [
         f"Demo campaign {CAMPAIGN!r} ({ISSUER}) placed in {POOL!r} ({PUBLISHER}): "
         f"{placement.issued_count} coupons issued.",

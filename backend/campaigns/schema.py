@@ -90,20 +90,22 @@ class CampaignType(MerchantScopedType):
         connection_class = CountableConnection
 
     def resolve_accepted_stores(root, info):
-        return [] if root.all_stores else list(root.accepted_stores.order_by("id"))
-
-    def _usage(root) -> dict:
-        if not hasattr(root, "_usage_cache"):
-            root._usage_cache = CampaignSlot.objects.filter(campaign=root).aggregate(
-                count=Sum("redeemed_count"), spent=Sum("spent_amount")
-            )
-        return root._usage_cache
+        return [] if root.all_stores else sorted(root.accepted_stores.all(), key=lambda store: store.pk)
 
     def resolve_redeemed_count(root, info):
-        return CampaignType._usage(root)["count"] or 0
+        return CampaignType._usage(root)[0]
 
     def resolve_spent_amount(root, info):
-        return CampaignType._usage(root)["spent"] or 0
+        return CampaignType._usage(root)[1]
+
+    @staticmethod
+    def _usage(root) -> tuple[int, int]:
+        if hasattr(root, "redeemed_total"):  # annotated by the selectors
+            return root.redeemed_total or 0, root.spent_total or 0
+        usage = CampaignSlot.objects.filter(campaign=root).aggregate(
+            count=Sum("redeemed_count"), spent=Sum("spent_amount")
+        )
+        return usage["count"] or 0, usage["spent"] or 0
 
     def resolve_placements(root, info):
         caller = caller_of(info)

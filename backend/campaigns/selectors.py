@@ -6,22 +6,29 @@ and the publisher) and to nobody else; neither side reads the other's rows throu
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Sum
 
 from backend.merchants.models import Merchant
 
 from .models import Campaign, Placement
 
 
+def _with_usage(qs: QuerySet[Campaign]) -> QuerySet[Campaign]:
+    """Usage summed from the budget slots, and the accepted stores, without a query per row."""
+    return qs.annotate(
+        redeemed_total=Sum("slots__redeemed_count"), spent_total=Sum("slots__spent_amount")
+    ).prefetch_related("accepted_stores")
+
+
 def campaigns_for(*, merchant: Merchant, status: str | None = None) -> QuerySet[Campaign]:
     qs = Campaign.objects.filter(merchant=merchant)
     if status is not None:
         qs = qs.filter(status=status)
-    return qs.order_by("id")
+    return _with_usage(qs).order_by("id")
 
 
 def campaign_for(*, merchant: Merchant, campaign_id: int) -> Campaign | None:
-    return Campaign.objects.filter(merchant=merchant, pk=campaign_id).first()
+    return _with_usage(Campaign.objects.filter(merchant=merchant, pk=campaign_id)).first()
 
 
 def placements_for(

@@ -84,7 +84,7 @@ def campaign_update(
     unknown = set(changes) - set(TERM_FIELDS)
     if unknown:
         raise TypeError(f"unknown campaign terms: {sorted(unknown)}")
-    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    campaign = Campaign.objects.select_for_update(no_key=True).get(pk=campaign.pk)
     errors = ErrorCollector()
     if campaign.status == Campaign.Status.ENDED:
         raise ServiceError.single(CampaignErrorCode.NOT_DRAFT, "An ended campaign cannot change.", "id")
@@ -130,7 +130,7 @@ def _transition(campaign: Campaign, *, to: str, allowed_from: tuple[str, ...], *
 @transaction.atomic
 def campaign_activate(*, campaign: Campaign) -> Campaign:
     """draft -> active: the terms freeze and the budget slots are allocated, in one transaction."""
-    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    campaign = Campaign.objects.select_for_update(no_key=True).get(pk=campaign.pk)
     if campaign.status != Campaign.Status.DRAFT:
         raise ServiceError.single(
             CampaignErrorCode.INVALID_TRANSITION, f"A {campaign.status} campaign cannot be activated.", "id"
@@ -195,7 +195,7 @@ def placement_propose(
     auto-accept rule is met.
     """
     errors = ErrorCollector()
-    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    campaign = Campaign.objects.select_for_update(no_key=True).get(pk=campaign.pk)
     if pool is None:
         errors.add("pool_id", CommonErrorCode.NOT_FOUND, "Fan pool not found.")
     if campaign.status != Campaign.Status.ACTIVE:

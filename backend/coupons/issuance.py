@@ -3,7 +3,8 @@
 A job is planned once into chunks of fans, by fan id range; each chunk is one transaction:
 
 1. lock the chunk row (done already? then nothing to do) and the placement row (so the
-   quota cannot be overrun by two chunks or two jobs at once);
+   quota cannot be overrun by two chunks or two jobs at once). The locks are FOR NO KEY
+   UPDATE: write-offs inserting rows that reference the placement are never blocked;
 2. select the (fan, ordinal) pairs of consenting members that still lack a coupon, up to
    the remaining quota;
 3. generate codes in bulk, COPY them into a temporary staging table and
@@ -125,7 +126,7 @@ def _chunk_bounds(job: IssuanceJob, placement: Placement) -> list[tuple[int, int
 def plan_job(*, job_id: int) -> list[int]:
     """Split the job into chunks once (idempotent); returns the ids of chunks not yet done."""
     with transaction.atomic():
-        job = IssuanceJob.objects.select_for_update().get(pk=job_id)
+        job = IssuanceJob.objects.select_for_update(no_key=True).get(pk=job_id)
         if job.status in (IssuanceJob.Status.SUCCEEDED, IssuanceJob.Status.FAILED):
             return []
         if job.status == IssuanceJob.Status.PENDING:
@@ -195,11 +196,11 @@ def _stage_and_insert(
 def issue_chunk(*, chunk_id: int) -> int:
     """Issue one chunk's coupons, exactly once; returns how many this call issued."""
     with transaction.atomic():
-        chunk = IssuanceChunk.objects.select_for_update().filter(pk=chunk_id).first()
+        chunk = IssuanceChunk.objects.select_for_update(no_key=True).filter(pk=chunk_id).first()
         if chunk is None or chunk.done_at is not None:
             return 0
         job = IssuanceJob.objects.get(pk=chunk.job_id)
-        placement = Placement.objects.select_for_update().get(pk=job.placement_id)
+        placement = Placement.objects.select_for_update(no_key=True).get(pk=job.placement_id)
         campaign = Campaign.objects.get(pk=placement.campaign_id)
         placement.campaign = campaign
         issued, problem = 0, ""

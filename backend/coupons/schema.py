@@ -112,6 +112,10 @@ class IssuanceStartInput(graphene.InputObjectType):
         graphene.NonNull(graphene.ID),
         description="Only these fans (consenting members of the pool); absent = every consenting member.",
     )
+    fan_keys = graphene.List(
+        graphene.NonNull(graphene.String),
+        description="Only these fans, by fan key (as the export shows them).",
+    )
 
 
 class IssuanceStart(BaseMutation):
@@ -133,7 +137,9 @@ class IssuanceStart(BaseMutation):
         fan_ids = input.get("fan_ids")
         if fan_ids is not None:
             fan_ids = [ids.decode("Fan", gid) for gid in fan_ids]
-        job = services.issuance_start(merchant=caller.merchant, placement=placement, fan_ids=fan_ids)
+        job = services.issuance_start(
+            merchant=caller.merchant, placement=placement, fan_ids=fan_ids, fan_keys=input.get("fan_keys")
+        )
         return {"job": job}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from backend.api.errors import CommonErrorCode, ServiceError
-from backend.audience.models import PoolMembership
+from backend.audience.models import Fan, PoolMembership
 from backend.campaigns.models import Campaign, Placement
 from backend.merchants.models import Merchant
 
@@ -18,10 +18,14 @@ MAX_LISTED_FANS = 100_000
 
 @transaction.atomic
 def issuance_start(
-    *, merchant: Merchant, placement: Placement, fan_ids: list[int | None] | None = None
+    *,
+    merchant: Merchant,
+    placement: Placement,
+    fan_ids: list[int | None] | None = None,
+    fan_keys: list[str] | None = None,
 ) -> IssuanceJob:
     """Start issuing coupons of an accepted placement, to every consenting member of its pool
-    (``fan_ids`` None) or to the listed fans, who must be consenting members.
+    (no fans named) or to the fans named by id or by fan key, who must be consenting members.
 
     Only the publisher may start it: the fans are its audience. The job runs on Celery after
     commit; whatever the re-runs, each (fan, ordinal) gets at most one coupon, and the
@@ -31,7 +35,11 @@ def issuance_start(
         raise ServiceError.single(
             IssuanceErrorCode.ONLY_PUBLISHER, "Only the publisher issues coupons to its fans.", "placement_id"
         )
-    placement = Placement.objects.select_for_update().select_related("campaign").get(pk=placement.pk)
+    placement = (
+        Placement.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("campaign")
+        .get(pk=placement.pk)
+    )
     if placement.status != Placement.Status.ACCEPTED:
         raise ServiceError.single(
             IssuanceErrorCode.PLACEMENT_NOT_ACCEPTED, f"The placement is {placement.status}.", "placement_id"
@@ -47,6 +55,9 @@ def issuance_start(
             IssuanceErrorCode.QUOTA_REACHED, "The quota is already issued.", "placement_id"
         )
     listed = None
+    if fan_keys is not None:
+        known = dict(Fan.objects.filter(fan_key__in=set(fan_keys)).values_list("fan_key", "pk"))
+        fan_ids = [*(fan_ids or []), *(known.get(key) for key in fan_keys)]
     if fan_ids is not None:
         if not fan_ids:
             raise ServiceError.single(CommonErrorCode.REQUIRED, "Name at least one fan.", "fan_ids")

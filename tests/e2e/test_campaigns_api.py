@@ -89,7 +89,9 @@ class TestCreate:
         assert (campaign["amountOff"], campaign["minSpend"], campaign["currency"]) == (500, 1500, "CNY")
         assert campaign["allStores"] is False
         assert [s["name"] for s in campaign["acceptedStores"]] == [store.name]
-        assert dt.datetime.fromisoformat(campaign["validUntil"]) == dt.datetime(2026, 12, 31, 16, tzinfo=dt.UTC)
+        assert dt.datetime.fromisoformat(campaign["validUntil"]) == dt.datetime(
+            2026, 12, 31, 16, tzinfo=dt.UTC
+        )
 
     @pytest.mark.parametrize(
         ("overrides", "expected"),
@@ -377,3 +379,62 @@ class TestIsolation:
             operation("coupons_issuance_start"), {"input": {"placementId": pid}}, key=issuer[1]
         )
         assert errors_of(start.ok()["issuanceStart"]) == {("placementId", "ONLY_PUBLISHER")}
+
+
+class TestQueryCounts:
+    """List operations cost the same number of queries for 2 rows or 8 (no N+1)."""
+
+    @staticmethod
+    def _count(run) -> int:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as captured:
+            run()
+        return len(captured)
+
+    def test_campaigns_list(self, api, operation, issuer):
+        merchant, key = issuer
+        stores = StoreFactory.create_batch(2, merchant=merchant)
+
+        def add(n):
+            for _ in range(n):
+                campaign = CampaignFactory(merchant=merchant, valid_days_after_issue=5, all_stores=False)
+                campaign.accepted_stores.set(stores)
+
+        def run():
+            api.execute(operation("campaigns_list"), {}, key=key).ok()
+
+        add(2)
+        run()  # the key's first use also records last_used_at
+        few = self._count(run)
+        add(6)
+        many = self._count(run)
+        assert many == few <= 6
+
+    def test_placements_and_coupons_lists(
+        self, api, operation, issuer, publisher, django_assert_max_num_queries
+    ):
+        pool = pool_with_fans(8, merchant=publisher[0])
+        fans = [m.fan for m in pool.memberships.all()]
+
+        def add(n):
+            for _ in range(n):
+                placement = PlacementFactory(campaign=CampaignFactory(merchant=issuer[0]), pool=pool)
+                for fan in fans[:n]:
+                    CouponFactory(placement=placement, fan=fan)
+
+        def run_placements():
+            api.execute(operation("campaigns_placements"), {}, key=publisher[1]).ok()
+
+        def run_coupons():
+            pid = ids.encode("Placement", Placement.objects.order_by("-id").first().pk)
+            api.execute(operation("coupons_placement_coupons"), {"placementId": pid}, key=publisher[1]).ok()
+
+        add(2)
+        run_placements()  # the key's first use also records last_used_at
+        few = (self._count(run_placements), self._count(run_coupons))
+        add(6)
+        many = (self._count(run_placements), self._count(run_coupons))
+        assert many == few
+        assert max(many) <= 5

@@ -231,6 +231,20 @@ class TestIssuanceStart:
             )
         assert exc.value.errors[0].code == "FAN_NOT_IN_POOL"
 
+    def test_fans_named_by_fan_key(self, django_capture_on_commit_callbacks):
+        pool = _bulk_pool(3)
+        placement = _placement(pool)
+        member = pool.memberships.order_by("id").first()
+        with django_capture_on_commit_callbacks(execute=False):
+            job = services.issuance_start(
+                merchant=placement.publisher, placement=placement, fan_keys=[member.fan.fan_key]
+            )
+        assert job.fan_ids == [member.fan_id]
+        assert issuance.run_job_inline(job_id=job.pk).issued == 1
+        with pytest.raises(ServiceError) as exc:
+            services.issuance_start(merchant=placement.publisher, placement=placement, fan_keys=["unknown"])
+        assert exc.value.errors[0].code == "FAN_NOT_IN_POOL"
+
     def test_quota_reached(self):
         pool = _bulk_pool(2)
         placement = _placement(pool, quota=1)

@@ -1,0 +1,49 @@
+"""Issuance on a real Celery worker: duplicate and late deliveries of every task issue nothing twice."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from backend.coupons import tasks
+from backend.coupons.models import Coupon, IssuanceChunk, IssuanceJob
+from tests.conftest import wait_for
+from tests.factories import PlacementFactory, active_campaign, pool_with_fans
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _finished(job_id):
+    def check():
+        job = IssuanceJob.objects.get(pk=job_id)
+        return job if job.status in (IssuanceJob.Status.SUCCEEDED, IssuanceJob.Status.FAILED) else None
+
+    return check
+
+
+def test_redelivered_tasks_on_a_real_worker_issue_exactly_once(celery_worker_process):
+    pool = pool_with_fans(120)
+    placement = PlacementFactory(campaign=active_campaign(valid_days_after_issue=30), pool=pool, quota=100)
+    job = IssuanceJob.objects.create(placement=placement, requested_by=placement.publisher)
+    for _ in range(3):  # the same message delivered three times, racing on a worker of concurrency 2
+        tasks.run_issuance_job.delay(job.pk)
+    job = wait_for(_finished(job.pk), timeout=60)
+    assert (job.status, job.total, job.issued) == ("succeeded", 100, 100)
+
+    # Late redeliveries after the job finished: every chunk again, the job again, then a new job.
+    for chunk_id in IssuanceChunk.objects.filter(job=job).values_list("pk", flat=True):
+        tasks.issue_chunk.delay(chunk_id)
+        tasks.issue_chunk.delay(chunk_id)
+    tasks.run_issuance_job.delay(job.pk)
+    later = IssuanceJob.objects.create(placement=placement, requested_by=placement.publisher)
+    tasks.run_issuance_job.delay(later.pk)
+    later = wait_for(_finished(later.pk), timeout=60)
+    time.sleep(1.0)  # let the worker's other slot finish whatever it picked up
+
+    assert later.issued == 0
+    job.refresh_from_db()
+    placement.refresh_from_db()
+    coupons = Coupon.objects.filter(placement=placement)
+    assert coupons.count() == placement.issued_count == job.issued == 100
+    assert coupons.values("fan_id").distinct().count() == 100
