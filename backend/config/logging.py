@@ -8,6 +8,7 @@ _shared = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
+    structlog.stdlib.ExtraAdder(),  # keep `extra={...}` fields of stdlib logging calls
     structlog.processors.TimeStamper(fmt="iso", utc=True),
 ]
 
