@@ -130,6 +130,7 @@ CELERY_TASK_PUBLISH_RETRY = False
 # Periodic work. Each entry names a task its app implements (thin, idempotent).
 CELERY_BEAT_SCHEDULE: dict = {
     "outbox-sweep": {"task": "backend.outbox.tasks.sweep_outbox", "schedule": 5.0},
+    "issuance-sweep": {"task": "backend.coupons.tasks.sweep_issuance_jobs", "schedule": 60.0},
     "terminal-nonce-purge": {"task": "backend.merchants.tasks.purge_terminal_nonces", "schedule": 300.0},
     "fan-import-requeue": {"task": "backend.audience.tasks.requeue_stalled_fan_imports", "schedule": 120.0},
     "ledger-lock": {"task": "billing.tasks.lock_ledger_entries", "schedule": 60.0},

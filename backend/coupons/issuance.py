@@ -247,6 +247,19 @@ def issue_chunk(*, chunk_id: int) -> int:
         return issued
 
 
+def stalled_job_ids(*, pending_for: dt.timedelta, silent_for: dt.timedelta) -> list[int]:
+    """Jobs whose start message may have been lost (pending too long) or whose chunk
+    messages may have been lost (running, no chunk finished for a while)."""
+    now = timezone.now()
+    pending = IssuanceJob.objects.filter(status=IssuanceJob.Status.PENDING, created_at__lt=now - pending_for)
+    running = (
+        IssuanceJob.objects.filter(status=IssuanceJob.Status.RUNNING)
+        .exclude(progressed_at__gte=now - silent_for)
+        .exclude(progressed_at__isnull=True, started_at__gte=now - silent_for)
+    )
+    return sorted({*pending.values_list("pk", flat=True), *running.values_list("pk", flat=True)})
+
+
 def mark_failed(*, job_id: int, error: str) -> None:
     IssuanceJob.objects.filter(
         pk=job_id, status__in=[IssuanceJob.Status.PENDING, IssuanceJob.Status.RUNNING]

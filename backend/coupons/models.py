@@ -64,10 +64,14 @@ class IssuanceJob(models.Model):
     error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    progressed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a chunk last finished: the sweeper re-drives stalled jobs."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
+        indexes = [models.Index(fields=["status", "created_at"], name="issuancejob_status_idx")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(chunks_done__lte=models.F("chunk_count")), name="issuancejob_chunks_le"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from celery import shared_task
@@ -44,3 +45,18 @@ def issue_chunk(chunk_id: int) -> int:
         if job_id is not None:
             issuance.mark_failed(job_id=job_id, error=f"chunk {chunk_id} failed: {exc}")
         raise
+
+
+# A chunk of 50,000 takes seconds; minutes of silence mean its message was lost.
+STALLED_PENDING = dt.timedelta(seconds=60)
+STALLED_SILENT = dt.timedelta(minutes=10)
+
+
+@shared_task(name="backend.coupons.tasks.sweep_issuance_jobs")
+def sweep_issuance_jobs() -> int:
+    """Re-drive stalled jobs (periodic). Safe even if the old messages are still queued:
+    a chunk done once is never done again."""
+    job_ids = issuance.stalled_job_ids(pending_for=STALLED_PENDING, silent_for=STALLED_SILENT)
+    for job_id in job_ids:
+        enqueue_issuance_job(job_id)
+    return len(job_ids)

@@ -262,3 +262,33 @@ class TestIssuanceStart:
         with django_capture_on_commit_callbacks(execute=True):
             job = services.issuance_start(merchant=placement.publisher, placement=placement)
         assert sent == [job.pk]
+
+
+def test_sweeper_redrives_only_stalled_jobs(monkeypatch):
+    sent = []
+    monkeypatch.setattr(tasks.run_issuance_job, "delay", lambda job_id: sent.append(job_id))
+    pool = _bulk_pool(2)
+    placement = _placement(pool)
+    old = timezone.now() - dt.timedelta(hours=1)
+    lost_start = _job(placement)
+    IssuanceJob.objects.filter(pk=lost_start.pk).update(created_at=old)
+    fresh = _job(placement)
+    silent = _job(placement)
+    IssuanceJob.objects.filter(pk=silent.pk).update(status="running", started_at=old, progressed_at=old)
+    busy = _job(placement)
+    IssuanceJob.objects.filter(pk=busy.pk).update(
+        status="running", started_at=old, progressed_at=timezone.now()
+    )
+    done = _job(placement)
+    IssuanceJob.objects.filter(pk=done.pk).update(status="succeeded", created_at=old)
+    assert tasks.sweep_issuance_jobs() == 2
+    assert sorted(sent) == sorted([lost_start.pk, silent.pk])
+    assert fresh.pk not in sent and busy.pk not in sent and done.pk not in sent
+    # Re-driving: the stalled jobs are planned once and their chunks enqueued, then run once.
+    chunks = []
+    monkeypatch.setattr(tasks.issue_chunk, "delay", lambda chunk_id: chunks.append(chunk_id))
+    for job_id in sent * 2:
+        tasks.run_issuance_job.run(job_id)
+    for chunk_id in chunks:
+        tasks.issue_chunk.run(chunk_id)
+    assert Coupon.objects.filter(placement=placement).count() == 2
