@@ -292,3 +292,10 @@ def test_sweeper_redrives_only_stalled_jobs(monkeypatch):
     for chunk_id in chunks:
         tasks.issue_chunk.run(chunk_id)
     assert Coupon.objects.filter(placement=placement).count() == 2
+
+
+def test_an_empty_pool_finishes_at_once():
+    placement = _placement(_bulk_pool(0))
+    job = issuance.run_job_inline(job_id=_job(placement).pk)
+    assert (job.status, job.total, job.issued, job.chunk_count) == ("succeeded", 0, 0, 0)
+    assert job.finished_at is not None
