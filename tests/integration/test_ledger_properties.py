@@ -1,0 +1,155 @@
+"""Properties of the ledger under random sequences of write-offs, voids, lock runs and closes.
+
+After every step: every posting sums to zero; the standing charges are exactly the
+attributed write-offs not voided; every invoice's amount equals the locked lines it froze;
+and no line is left locked in a period that was closed. Closes go to localstripe.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import transaction
+from django.db.models import Sum
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+
+from billing import closing, services
+from billing.models import BillingPeriod, Invoice, LedgerEntry, Posting
+from billing.pricing import split_fee
+from tests.factories.billing import billing_setup, void_write_off, write_off
+
+pytestmark = pytest.mark.django_db
+
+UTC = dt.UTC
+STEPS = st.sampled_from(
+    [dt.timedelta(minutes=1), dt.timedelta(minutes=20), dt.timedelta(days=2), dt.timedelta(days=19)]
+)
+
+
+@pytest.mark.timeout(240)
+def test_ledger_invariants_hold_for_random_sequences(stripe_gateway):
+    class LedgerMachine(RuleBasedStateMachine):
+        @initialize(fee=st.integers(1, 100_000), share=st.integers(0, 10_000))
+        def setup(self, fee, share):
+            # Each example runs in its own savepoint, rolled back in teardown().
+            self.savepoint = transaction.atomic()
+            self.savepoint.__enter__()
+            self.setup_ = billing_setup(fee=fee, share_bps=share, void_window_seconds=900)
+            self.issuer = self.setup_.issuer
+            self.fee = fee
+            self.now = dt.datetime(2026, 10, 25, tzinfo=UTC)
+            self.live: list[int] = []  # redemption ids written off and not voided
+            self.voided: list[int] = []
+
+        @rule(count=st.integers(1, 3))
+        def write_off(self, count):
+            for _ in range(count):
+                redemption = write_off(self.setup_, at=self.now)
+                posting = services.charge_redemption(redemption_id=redemption.pk)
+                assert posting is not None
+                self.live.append(redemption.pk)
+
+        @rule(data=st.data())
+        def void(self, data):
+            if not self.live:
+                return
+            redemption_id = data.draw(st.sampled_from(self.live))
+            from backend.redemptions.models import Redemption
+
+            void_write_off(Redemption.objects.get(pk=redemption_id), at=self.now)
+            undo = services.undo_charge(redemption_id=redemption_id, now=self.now)
+            assert undo is not None
+            self.live.remove(redemption_id)
+            self.voided.append(redemption_id)
+
+        @rule(step=STEPS)
+        def advance(self, step):
+            self.now += step
+
+        @rule()
+        def lock(self):
+            services.lock_due_entries(now=self.now)
+
+        @rule()
+        def close(self):
+            for issuer, period_start in closing.periods_to_close(now=self.now):
+                if issuer.pk == self.issuer.pk:
+                    closing.close_period(
+                        issuer=issuer, period_start=period_start, now=self.now, gateway=stripe_gateway
+                    )
+
+        @rule()
+        def month_end(self):
+            """Jump to 02:00 on the 1st of next month, then run the lock and the close."""
+            first = services.next_month(self.now.date().replace(day=1))
+            self.now = dt.datetime.combine(first, dt.time(2), tzinfo=UTC)
+            self.lock()
+            self.close()
+
+        @invariant()
+        def postings_balance(self):
+            sums = (
+                LedgerEntry.objects.filter(issuer=self.issuer)
+                .values("posting_id")
+                .annotate(total=Sum("amount"))
+                .exclude(total=0)
+            )
+            assert not sums.exists()
+
+        @invariant()
+        def charges_equal_write_offs_not_voided(self):
+            standing = Posting.objects.filter(
+                issuer=self.issuer, kind=Posting.Kind.CHARGE, reversed_by__isnull=True
+            ).values_list("redemption_id", flat=True)
+            assert sorted(standing) == sorted(self.live)
+            # and in money: the issuer's receivable nets to the fees of those write-offs
+            net = (
+                LedgerEntry.objects.filter(issuer=self.issuer, account_kind="issuer_receivable")
+                .exclude(state="reversed")
+                .aggregate(s=Sum("amount"))["s"]
+                or 0
+            )
+            assert net == self.fee * len(self.live)
+            publisher = (
+                LedgerEntry.objects.filter(issuer=self.issuer, account_kind="publisher_payable")
+                .exclude(state="reversed")
+                .aggregate(s=Sum("amount"))["s"]
+                or 0
+            )
+            assert -publisher == split_fee(
+                self.fee, self.setup_.placement.publisher_share_bps
+            ).publisher * len(self.live)
+
+        @invariant()
+        def invoices_equal_their_locked_lines(self):
+            for invoice in Invoice.objects.filter(issuer=self.issuer):
+                lines = LedgerEntry.objects.filter(invoice=invoice, account_kind="issuer_receivable")
+                assert invoice.amount == (lines.aggregate(s=Sum("amount"))["s"] or 0)
+                assert invoice.line_count == lines.count()
+                assert invoice.status != Invoice.Status.DRAFT  # every close sent what it froze
+
+        @invariant()
+        def nothing_locked_in_a_frozen_period(self):
+            frozen = BillingPeriod.objects.filter(issuer=self.issuer).exclude(status="open")
+            for period in frozen:
+                assert not LedgerEntry.objects.filter(
+                    issuer=self.issuer, period_start=period.period_start, state="locked"
+                ).exists()
+
+        def teardown(self):
+            if hasattr(self, "savepoint"):
+                transaction.set_rollback(True)
+                self.savepoint.__exit__(None, None, None)
+
+    run_state_machine_as_test(
+        LedgerMachine,
+        settings=settings(
+            max_examples=15,
+            stateful_step_count=25,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        ),
+    )
