@@ -1,0 +1,148 @@
+"""Reads of billing, always scoped to the caller's merchant first.
+
+A merchant sees the lines of its own accounts only (its receivable as an issuer, its
+payable as a publisher); the platform's revenue lines are never shown to a merchant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet, Sum
+
+from backend.merchants.models import Merchant
+
+from .models import Invoice, LedgerAccount, LedgerEntry, Posting
+
+State = LedgerEntry.State
+
+
+def parse_period(value: str | None) -> dt.date | None:
+    """'2026-10' -> date(2026, 10, 1); raises ValueError for anything else."""
+    if value is None:
+        return None
+    parsed = dt.datetime.strptime(value, "%Y-%m").date()  # noqa: DTZ007 (a calendar month, not a moment)
+    if parsed.year < 2000 or parsed.year > 2999:
+        raise ValueError("year out of range")
+    return parsed
+
+
+def ledger_lines_for(
+    *,
+    merchant: Merchant,
+    period_start: dt.date | None = None,
+    state: str | None = None,
+    account_kind: str | None = None,
+    currency: str | None = None,
+    invoice_id: int | None = None,
+) -> QuerySet[LedgerEntry]:
+    qs = LedgerEntry.objects.filter(merchant=merchant).select_related("posting", "invoice")
+    if period_start is not None:
+        qs = qs.filter(period_start=period_start)
+    if state:
+        qs = qs.filter(state=state)
+    if account_kind:
+        qs = qs.filter(account_kind=account_kind)
+    if currency:
+        qs = qs.filter(currency=currency.upper())
+    if invoice_id is not None:
+        qs = qs.filter(invoice_id=invoice_id, invoice__issuer=merchant)
+    return qs.order_by("-id")
+
+
+def ledger_line_for(*, merchant: Merchant, line_id: int) -> LedgerEntry | None:
+    return ledger_lines_for(merchant=merchant).filter(pk=line_id).first()
+
+
+@dataclass(frozen=True)
+class Balance:
+    account_kind: str
+    currency: str
+    pending: int
+    locked: int
+    invoiced: int
+    paid: int
+
+    @property
+    def total(self) -> int:
+        """Everything not reversed: debit > 0 (owed by the merchant), credit < 0 (owed to it)."""
+        return self.pending + self.locked + self.invoiced + self.paid
+
+
+def balances_for(*, merchant: Merchant, period_start: dt.date | None = None) -> list[Balance]:
+    qs = LedgerEntry.objects.filter(merchant=merchant)
+    if period_start is not None:
+        qs = qs.filter(period_start=period_start)
+    sums = {
+        state: Sum("amount", filter=Q(state=state), default=0)
+        for state in ("pending", "locked", "invoiced", "paid")
+    }
+    rows = qs.values("account_kind", "currency").annotate(**sums).order_by("account_kind", "currency")
+    return [
+        Balance(
+            account_kind=row["account_kind"],
+            currency=row["currency"],
+            pending=row["pending"],
+            locked=row["locked"],
+            invoiced=row["invoiced"],
+            paid=row["paid"],
+        )
+        for row in rows
+    ]
+
+
+def invoices_for(
+    *, merchant: Merchant, period_start: dt.date | None = None, status: str | None = None
+) -> QuerySet[Invoice]:
+    qs = Invoice.objects.filter(issuer=merchant)
+    if period_start is not None:
+        qs = qs.filter(period_start=period_start)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-period_start", "currency")
+
+
+def invoice_for(*, merchant: Merchant, invoice_id: int) -> Invoice | None:
+    return Invoice.objects.filter(issuer=merchant, pk=invoice_id).first()
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    currency: str
+    write_offs: int  # charges credited to the publisher in the period
+    credits: int  # voids after lock, taken back in the period
+    earned: int  # net share for the period, minor units
+    paid_by_issuers: int  # the part on invoices issuers have paid
+    outstanding: int  # earned - paid_by_issuers
+
+
+def publisher_statement_for(*, merchant: Merchant, period_start: dt.date) -> list[StatementLine]:
+    """What the publisher earned in the month: its payable lines locked into that period."""
+    rows = (
+        LedgerEntry.objects.filter(
+            merchant=merchant,
+            account_kind=LedgerAccount.Kind.PUBLISHER_PAYABLE,
+            period_start=period_start,
+            state__in=[State.LOCKED, State.INVOICED, State.PAID],
+        )
+        .values("currency")
+        .annotate(
+            earned=Sum("amount", default=0),
+            paid=Sum("amount", filter=Q(state=State.PAID), default=0),
+            write_offs=Count("id", filter=Q(posting__kind=Posting.Kind.CHARGE)),
+            credits=Count("id", filter=Q(posting__kind=Posting.Kind.CREDIT)),
+        )
+        .order_by("currency")
+    )
+    return [
+        StatementLine(
+            currency=row["currency"],
+            write_offs=row["write_offs"],
+            credits=row["credits"],
+            earned=-row["earned"],
+            paid_by_issuers=-row["paid"],
+            outstanding=-row["earned"] + row["paid"],
+        )
+        for row in rows
+    ]
