@@ -115,7 +115,10 @@ class HttpClient:
 class SqlClient:
     def __init__(self, job: dict, client: dict):
         import psycopg2
+        import psycopg2.errors
 
+        self.retryable = psycopg2.errors.DivisionByZero
+        self.counters: dict[str, int] = {}
         self.conn = psycopg2.connect(**job["dsn"])
         self.conn.autocommit = True
         self.cursor = self.conn.cursor()
@@ -127,9 +130,16 @@ class SqlClient:
         params["code"] = item
         params["key"] = uuid.uuid4().hex
         params["fp"] = hashlib.sha256(f"{item}|{params.get('order_amount')}".encode()).hexdigest()
-        self.cursor.execute(self.sql, params)
-        row = self.cursor.fetchone()
-        return "VERIFIED" if row is not None and row[0] is not None else "NOT_WRITTEN"
+        for _ in range(5):
+            try:
+                self.cursor.execute(self.sql, params)
+            except self.retryable:
+                # The slot the statement picked changed under it: nothing was kept; again.
+                self.counters["statement_retries"] = self.counters.get("statement_retries", 0) + 1
+                continue
+            row = self.cursor.fetchone()
+            return "VERIFIED" if row is not None and row[0] is not None else "NOT_WRITTEN"
+        return "SLOTS_BUSY"
 
     def close(self) -> None:
         self.conn.close()
@@ -174,11 +184,15 @@ def _thread(job, client_spec, barrier, deadline_box, out, lock):
         client = CLIENTS[job["mode"]](job, client_spec)
         items = client_spec["items"]
         warm = int(job.get("warmup", 0))
-        for item in items[:warm]:
-            client.run(item)
     except Exception:
         samples.append(traceback.format_exc(limit=3))
         items, warm = [], 0
+    for item in items[:warm]:
+        try:
+            client.run(item)
+        except Exception:
+            if len(samples) < 3:
+                samples.append("warm-up: " + traceback.format_exc(limit=3))
     try:
         barrier.wait(timeout=600)
     except threading.BrokenBarrierError:
@@ -203,7 +217,10 @@ def _thread(job, client_spec, barrier, deadline_box, out, lock):
     if client is not None:
         with contextlib.suppress(Exception):
             client.close()
+    counters = getattr(client, "counters", {})
     with lock:
+        for k, v in counters.items():
+            out["counters"][k] = out["counters"].get(k, 0) + v
         out["latencies"].extend(latencies)
         for k, v in outcomes.items():
             out["outcomes"][k] = out["outcomes"].get(k, 0) + v
@@ -216,7 +233,7 @@ def _process(job, clients, mp_barrier, t0_value, queue):
         import django
 
         django.setup()
-    out = {"latencies": [], "outcomes": {}, "samples": [], "end": 0.0}
+    out = {"latencies": [], "outcomes": {}, "counters": {}, "samples": [], "end": 0.0}
     lock = threading.Lock()
     deadline_box: dict[str, float | None] = {"deadline": None}
 
@@ -262,6 +279,10 @@ def run(job: dict) -> dict:
     for p in parts:
         for k, v in p["outcomes"].items():
             outcomes[k] = outcomes.get(k, 0) + v
+    counters: dict[str, int] = {}
+    for p in parts:
+        for k, v in p["counters"].items():
+            counters[k] = counters.get(k, 0) + v
     elapsed = max(p["end"] for p in parts) - started if latencies else 0.0
     ops = len(latencies)
     return {
@@ -269,6 +290,7 @@ def run(job: dict) -> dict:
         "clients": procs * per,
         "ops": ops,
         "outcomes": outcomes,
+        "counters": counters,
         "elapsed_s": round(elapsed, 4),
         "throughput": round(ops / elapsed, 2) if elapsed > 0 else 0.0,
         "p50_ms": round(_percentile(latencies, 0.50) * 1000, 2),

@@ -142,7 +142,8 @@ def writeoff_statement() -> tuple[str, list[Any]]:
     Parameters (named): code, merchant, store, terminal, order_amount, currency, key, fp,
     response. Returns one row: the new redemption id, or NULL if the coupon could not be
     claimed; a claim whose fan usage or slot cannot be taken raises (division by zero) and
-    the statement keeps nothing. Unlike the service it records no rejected attempts.
+    the statement keeps nothing (the caller retries, as the service falls back to a
+    rebalance). Unlike the service it records no rejected attempts.
     """
     from backend.outbox.models import OutboxEvent
     from backend.redemptions.models import Redemption
@@ -192,7 +193,8 @@ WITH c AS (
        AND ca.min_spend <= %(order_amount)s
     RETURNING cp.id, cp.campaign_id, cp.placement_id, cp.fan_id, ca.per_fan_limit,
               LEAST(COALESCE(ca.amount_off, 0), %(order_amount)s) AS discount,
-              ca.fee_per_redemption AS fee
+              ca.fee_per_redemption AS fee,
+              LEAST(COALESCE(ca.amount_off, 0), %(order_amount)s) + ca.fee_per_redemption AS cost
 ), f AS (
     INSERT INTO campaigns_campaignfanusage AS u (campaign_id, fan_id, used)
     SELECT campaign_id, fan_id, 1 FROM c
@@ -200,15 +202,18 @@ WITH c AS (
        WHERE u.used < (SELECT per_fan_limit FROM c)
     RETURNING u.used
 ), s AS (
+    -- budget.take()'s fast path: a random fitting slot nobody holds. (A join with c here
+    -- instead of scalar subqueries makes it miss under concurrency.)
     UPDATE campaigns_campaignslot AS sl
-       SET redeemed_count = sl.redeemed_count + 1, spent_amount = sl.spent_amount + c.discount + c.fee
-      FROM c
+       SET redeemed_count = sl.redeemed_count + 1, spent_amount = sl.spent_amount + (SELECT cost FROM c)
      WHERE sl.id = (SELECT x.id FROM campaigns_campaignslot AS x
                      WHERE x.campaign_id = (SELECT campaign_id FROM c)
                        AND (x.redemption_allowance IS NULL OR x.redeemed_count < x.redemption_allowance)
                        AND (x.budget_allowance IS NULL
-                            OR x.spent_amount + (SELECT discount + fee FROM c) <= x.budget_allowance)
+                            OR x.spent_amount + (SELECT cost FROM c) <= x.budget_allowance)
                      ORDER BY random() LIMIT 1 FOR UPDATE OF x SKIP LOCKED)
+       AND (sl.redemption_allowance IS NULL OR sl.redeemed_count < sl.redemption_allowance)
+       AND (sl.budget_allowance IS NULL OR sl.spent_amount + (SELECT cost FROM c) <= sl.budget_allowance)
     RETURNING sl.slot
 ), r AS (
     INSERT INTO redemptions_redemption {redemption_cols} FROM c, s, f
