@@ -222,7 +222,7 @@ def _insert_batch(tag: str, offset: int, size: int, placements: int, fans: int, 
             "discount_amount": "500",
             "fee_amount": "120",
             "idempotency_key": f"'bench-{tag}-' || g.k",
-            "request_fingerprint": "'bench'",
+            "request_fingerprint": "g.k::text",
             "response": "'{}'::jsonb",
             "created_at": "%(start)s::timestamptz + ((g.k * 7919) %% %(span)s) * interval '1 second'",
             "voided_at": (
@@ -244,31 +244,37 @@ def _insert_batch(tag: str, offset: int, size: int, placements: int, fans: int, 
         params[f"d{i}"] = value
     it = iter(range(len(redemption_params)))
     redemption_exprs = [f"%(d{next(it)})s" if e == "%s" else e for e in redemption_exprs]
+    # The redemption carries k in request_fingerprint, so the records are derived from the
+    # RETURNING rows alone (no join back to the series).
     sql = f"""
-        WITH g AS (
-            SELECT k, (k %% %(placements)s)::int AS pidx, (k %% %(fans)s)::int AS fidx,
-                   ((k * 104729) %% (40 * 86400))::bigint AS secs
-            FROM generate_series(%(offset)s::bigint, %(offset)s::bigint + %(size)s - 1) AS k
-        ), r AS (
+        WITH r AS (
             INSERT INTO redemptions_redemption ({", ".join(redemption_columns)})
             SELECT {", ".join(redemption_exprs)}
-            FROM g JOIN bench_placement bp ON bp.idx = g.pidx
-            RETURNING id, created_at, voided_at, order_amount, discount_amount, fee_amount, idempotency_key
+            FROM (
+                SELECT k, (k %% %(placements)s)::int AS pidx
+                FROM generate_series(%(offset)s::bigint, %(offset)s::bigint + %(size)s - 1) AS k
+            ) g
+            JOIN bench_placement bp ON bp.idx = g.pidx
+            RETURNING id, created_at, voided_at, order_amount, discount_amount, fee_amount,
+                request_fingerprint::bigint AS k
+        ), x AS (
+            SELECT r.*, (r.k %% %(placements)s)::int AS pidx, (r.k %% %(fans)s)::int AS fidx,
+                ((r.k * 104729) %% (40 * 86400))::bigint AS secs
+            FROM r
         )
         INSERT INTO {AttributionRecord._meta.db_table} (
             redemption_id, campaign_id, issuer_id, publisher_id, placement_id, fan_id, store_id, terminal_id,
             issued_at, redeemed_at, seconds_to_redeem, order_amount, discount_amount, fee_amount, currency,
             is_new_customer, in_attribution_window, voided_at, created_at)
-        SELECT r.id, bp.campaign_id, bp.issuer_id, bp.publisher_id, bp.placement_id, bf.fan_id, bp.store_id,
-               bp.terminal_id, r.created_at - g.secs * interval '1 second', r.created_at, g.secs,
-               r.order_amount, r.discount_amount, r.fee_amount, 'CNY',
+        SELECT x.id, bp.campaign_id, bp.issuer_id, bp.publisher_id, bp.placement_id, bf.fan_id, bp.store_id,
+               bp.terminal_id, x.created_at - x.secs * interval '1 second', x.created_at, x.secs,
+               x.order_amount, x.discount_amount, x.fee_amount, 'CNY',
                -- one flagged record per (issuer, fan): the first pass over the fans at placement 0
-               g.k < %(fans)s AND g.pidx = 0 AND r.voided_at IS NULL,
-               g.secs <= 30 * 86400, r.voided_at, now()
-        FROM r
-        JOIN g ON r.idempotency_key = 'bench-{tag}-' || g.k
-        JOIN bench_placement bp ON bp.idx = g.pidx
-        JOIN bench_fan bf ON bf.idx = g.fidx
+               x.k < %(fans)s AND x.pidx = 0 AND x.voided_at IS NULL,
+               x.secs <= 30 * 86400, x.voided_at, now()
+        FROM x
+        JOIN bench_placement bp ON bp.idx = x.pidx
+        JOIN bench_fan bf ON bf.idx = x.fidx
     """  # noqa: S608  (fixed fragments; values are parameters)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)

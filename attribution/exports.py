@@ -54,6 +54,8 @@ _SCHEMA = pa.schema(
     ]
 )
 _SALT = "attribution.export"
+# Aggregated rows fetched (and written) per chunk: memory stays flat however large the report.
+CHUNK_ROWS = 5000
 
 
 def export_dir(export: ReportExport) -> Path:
@@ -92,7 +94,9 @@ def write_files(export: ReportExport) -> int:
     ):
         writer = csv.writer(csv_file)
         writer.writerow(EXPORT_COLUMNS)
-        for chunk in report_chunks(merchant=merchant, dimension=dimension, filters=filters):
+        for chunk in report_chunks(
+            merchant=merchant, dimension=dimension, filters=filters, chunk_size=CHUNK_ROWS
+        ):
             frame = _for_files(chunk, dimension)
             rows += int((~frame["is_total"]).sum())
             frame.to_csv(csv_file, header=False, index=False)

@@ -424,7 +424,13 @@ def _download(client, url):
     return client.get("/" + path)
 
 
-def test_export_files_hold_the_same_figures(api, operation, world, client, tmp_path, settings):
+@pytest.mark.parametrize("chunk_rows", [5000, 1])
+def test_export_files_hold_the_same_figures(
+    api, operation, world, client, tmp_path, settings, monkeypatch, chunk_rows
+):
+    from attribution import exports
+
+    monkeypatch.setattr(exports, "CHUNK_ROWS", chunk_rows)  # 1: every row is its own chunk
     settings.MEDIA_ROOT = tmp_path
     key = make_api_key(world["issuer"], "finance")
     export_id = _export(api, operation, key)

@@ -8,6 +8,8 @@ import threading
 import pytest
 from django.db import connection
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from attribution import handlers, services
 from attribution.models import AttributionRecord
@@ -241,3 +243,44 @@ def test_real_write_off_dispatched_twice_yields_one_record():
     record.refresh_from_db()
     assert record.voided_at == Redemption.objects.get(pk=redemption.pk).voided_at
     assert AttributionRecord.objects.count() == 1
+
+
+@given(
+    data=st.data(),
+    hours=st.lists(st.integers(min_value=0, max_value=48), min_size=1, max_size=5),
+)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_new_customer_flag_whatever_the_order_of_events(network, data, hours):
+    """Property: after any order of verified/void events, exactly the fan's earliest
+    non-voided write-off at the issuer is flagged (none if all are voided)."""
+    _, placement, terminal = network
+    fan = FanFactory()
+    base = timezone.now() - dt.timedelta(days=3)
+    redemptions = [
+        attribution_writeoff(
+            coupon=CouponFactory(placement=placement, fan=fan, ordinal=i + 1, issued_at=base),
+            terminal=terminal,
+            at=base + dt.timedelta(hours=h),
+            with_event=False,
+        )
+        for i, h in enumerate(hours)
+    ]
+    voided = data.draw(st.sets(st.sampled_from(range(len(redemptions)))))
+    events = [("verified", i) for i in range(len(redemptions))] + [("voided", i) for i in voided]
+    for i in voided:
+        attribution_void(redemptions[i], with_event=False)
+    for kind, i in data.draw(st.permutations(events)):
+        if kind == "verified":
+            services.record_for_redemption(redemption_id=redemptions[i].pk)
+        else:
+            services.void_record(redemption_id=redemptions[i].pk)
+
+    live = [r for i, r in enumerate(redemptions) if i not in voided]
+    expected = min(live, key=lambda r: (r.created_at, r.pk)).pk if live else None
+    flagged = list(
+        AttributionRecord.objects.filter(fan=fan, is_new_customer=True).values_list(
+            "redemption_id", flat=True
+        )
+    )
+    assert flagged == ([expected] if expected else [])
+    assert AttributionRecord.objects.filter(fan=fan).count() == len(redemptions)
