@@ -150,8 +150,8 @@ if env.str("STRIPE_API_HOST", default=""):  # a local Stripe-compatible server (
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
 DJSTRIPE_USE_NATIVE_JSONFIELD = True
 DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
-# dj-stripe verifies the signature, then billing records invoice events (billing/webhooks.py).
-DJSTRIPE_WEBHOOK_EVENT_CALLBACK = "billing.webhooks.handle_stripe_event"
+# Billing's own webhook endpoint for invoice events (/billing/stripe/webhook/, billing/webhooks.py).
+BILLING_STRIPE_WEBHOOK_SECRET = env.str("BILLING_STRIPE_WEBHOOK_SECRET", default="")
 
 # --- Network rules -----------------------------------------------------------
 # Key for hashing fan identifiers (phone numbers, open ids): raw values are never stored.

@@ -11,5 +11,6 @@ urlpatterns = [
     path("coupons/", include("backend.coupons.urls", namespace="coupons")),
     path("healthz", healthz, name="healthz"),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
+    path("billing/", include("billing.urls", namespace="billing")),
     path("", include("backend.audience.urls")),
 ]

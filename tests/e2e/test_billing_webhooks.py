@@ -1,4 +1,4 @@
-"""Stripe webhooks through dj-stripe's endpoint: signature verified, invoice facts recorded.
+"""Stripe invoice webhooks at billing's endpoint: signature verified, invoice facts recorded.
 
 A bad signature is refused (HTTP 400) and records nothing; a valid ``invoice.paid`` is
 recorded in the request and applied by billing's task: the invoice and its lines are paid.
@@ -14,7 +14,6 @@ import time
 import uuid
 
 import pytest
-from djstripe.models import WebhookEndpoint
 
 from billing import closing, payments, services
 from billing.models import Invoice, LedgerEntry, StripeInvoiceEvent
@@ -27,16 +26,9 @@ UTC = dt.UTC
 
 
 @pytest.fixture
-def endpoint() -> WebhookEndpoint:
-    return WebhookEndpoint.objects.create(
-        id=f"we_{uuid.uuid4().hex[:12]}",
-        livemode=False,
-        url="https://example.test/stripe/webhook/",
-        secret=SECRET,
-        api_version="2024-06-20",
-        enabled_events=["invoice.paid", "invoice.payment_failed"],
-        status="enabled",
-    )
+def endpoint(settings) -> str:
+    settings.BILLING_STRIPE_WEBHOOK_SECRET = SECRET
+    return "/billing/stripe/webhook/"
 
 
 @pytest.fixture
@@ -77,11 +69,9 @@ def sign(body: bytes, secret: str = SECRET, timestamp: int | None = None) -> str
     return f"t={ts},v1={digest}"
 
 
-def post(client, endpoint: WebhookEndpoint, body: bytes, signature: str | None):
+def post(client, endpoint: str, body: bytes, signature: str | None):
     headers = {"HTTP_STRIPE_SIGNATURE": signature} if signature is not None else {}
-    return client.post(
-        f"/stripe/webhook/{endpoint.djstripe_uuid}/", body, content_type="application/json", **headers
-    )
+    return client.post(endpoint, body, content_type="application/json", **headers)
 
 
 @pytest.mark.parametrize(
@@ -145,3 +135,17 @@ def test_a_payment_failure_is_recorded_and_a_later_payment_wins(client, endpoint
     payments.apply_stripe_invoice_events()
     open_invoice.refresh_from_db()
     assert open_invoice.status == Invoice.Status.PAID
+
+
+def test_other_events_are_acknowledged_and_ignored(client, endpoint, open_invoice):
+    body = event_body("customer.created", "cus_x")
+    assert post(client, endpoint, body, sign(body)).status_code == 200
+    assert not StripeInvoiceEvent.objects.exists()
+
+
+def test_without_a_configured_secret_nothing_is_accepted(client, settings, open_invoice):
+    settings.BILLING_STRIPE_WEBHOOK_SECRET = ""
+    body = event_body("invoice.paid", open_invoice.stripe_invoice_id)
+    assert post(client, "/billing/stripe/webhook/", body, sign(body)).status_code == 503
+    assert client.get("/billing/stripe/webhook/").status_code == 405
+    assert not StripeInvoiceEvent.objects.exists()
