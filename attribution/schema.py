@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import math
-
 import graphene
+import pandas as pd
 from django.urls import reverse
 from graphene import relay
 from graphql import GraphQLError
@@ -82,13 +81,9 @@ class AttributionReport(graphene.ObjectType):
 
 
 def _clean(value):
-    if value is None:
+    """A pandas/numpy scalar as a plain Python value; NaN and NA become None."""
+    if value is None or pd.isna(value):
         return None
-    try:
-        if math.isnan(value):
-            return None
-    except TypeError:
-        pass
     return value.item() if hasattr(value, "item") else value
 
 
