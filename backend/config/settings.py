@@ -127,6 +127,7 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 # Publishing must never hang a request: the outbox sweeper re-drives anything lost.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY = False
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # workers log JSON lines through LOGGING too
 # Periodic work. Each entry names a task its app implements (thin, idempotent).
 CELERY_BEAT_SCHEDULE: dict = {
     "outbox-sweep": {"task": "backend.outbox.tasks.sweep_outbox", "schedule": 5.0},
