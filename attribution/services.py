@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from backend.api.errors import ErrorCollector
@@ -173,16 +174,30 @@ def _schedule_export(export_id: int) -> None:
         logger.exception("attribution.export_schedule_failed", extra={"export_id": export_id})
 
 
+# A running export whose worker died is taken over after this long.
+EXPORT_STALE_AFTER = dt.timedelta(minutes=30)
+# A pending export whose task was lost (broker down at publish) is re-queued after this long.
+EXPORT_REQUEUE_AFTER = dt.timedelta(minutes=2)
+
+
 def export_run(*, export_id: int) -> ReportExport | None:
-    """Write the files of a pending (or failed, or interrupted) export. Safe to run twice."""
-    with transaction.atomic():
-        export = ReportExport.objects.select_for_update().filter(pk=export_id).first()
-        if export is None or export.status == ReportExport.Status.SUCCEEDED:
-            return export
-        export.status = ReportExport.Status.RUNNING
-        export.started_at = timezone.now()
-        export.error = ""
-        export.save(update_fields=["status", "started_at", "error"])
+    """Write the files of a pending (or abandoned running) export.
+
+    Safe to run twice or concurrently: a conditional UPDATE claims the export, so only one
+    run writes its files; a finished export is left as it is.
+    """
+    now = timezone.now()
+    claimed = (
+        ReportExport.objects.filter(pk=export_id)
+        .filter(
+            Q(status=ReportExport.Status.PENDING)
+            | Q(status=ReportExport.Status.RUNNING, started_at__lt=now - EXPORT_STALE_AFTER)
+        )
+        .update(status=ReportExport.Status.RUNNING, started_at=now, error="")
+    )
+    export = ReportExport.objects.filter(pk=export_id).first()
+    if not claimed or export is None:
+        return export
     try:
         rows = exports.write_files(export)
     except Exception as exc:
@@ -197,6 +212,22 @@ def export_run(*, export_id: int) -> ReportExport | None:
     export.finished_at = timezone.now()
     export.save(update_fields=["status", "row_count", "files", "finished_at"])
     return export
+
+
+def requeue_stalled_exports(*, now: dt.datetime | None = None) -> list[int]:
+    """Re-queue exports whose task was lost or whose worker died; their ids."""
+    now = now or timezone.now()
+    stalled = list(
+        ReportExport.objects.filter(
+            Q(status=ReportExport.Status.PENDING, created_at__lt=now - EXPORT_REQUEUE_AFTER)
+            | Q(status=ReportExport.Status.RUNNING, started_at__lt=now - EXPORT_STALE_AFTER)
+        )
+        .order_by("id")
+        .values_list("id", flat=True)[:100]
+    )
+    for export_id in stalled:
+        _schedule_export(export_id)
+    return stalled
 
 
 def validate_filters(filters: ReportFilters) -> None:

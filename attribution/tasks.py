@@ -9,3 +9,9 @@ from . import services
 def run_report_export(export_id: int) -> str | None:
     export = services.export_run(export_id=export_id)
     return export.status if export else None
+
+
+@shared_task(name="attribution.tasks.requeue_stalled_exports")
+def requeue_stalled_exports() -> int:
+    """Periodic: exports whose task was lost (broker down) or whose worker died run again."""
+    return len(services.requeue_stalled_exports())

@@ -135,6 +135,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "terminal-nonce-purge": {"task": "backend.merchants.tasks.purge_terminal_nonces", "schedule": 300.0},
     "fan-import-requeue": {"task": "backend.audience.tasks.requeue_stalled_fan_imports", "schedule": 120.0},
     "ledger-lock": {"task": "billing.tasks.lock_ledger_entries", "schedule": 60.0},
+    "report-export-requeue": {"task": "attribution.tasks.requeue_stalled_exports", "schedule": 120.0},
     "period-close": {
         "task": "billing.tasks.close_previous_periods",
         "schedule": crontab(day_of_month="1", hour="2", minute="0"),
