@@ -509,3 +509,11 @@ def test_expired_and_tampered_links_are_refused(api, operation, world, client, t
     assert response.status_code == 410
     assert response.json()["error"]["code"] == "LINK_EXPIRED"
     assert client.get("/attribution/exports/garbage/").status_code == 403
+
+
+def test_report_over_http_is_one_report_query(api, operation, world, django_assert_max_num_queries):
+    key = make_api_key(world["issuer"], "finance")
+    run_report(api, operation, key, "PLACEMENT").ok()  # the key's last_used_at is written once
+    for dimension in ("PLACEMENT", "CAMPAIGN", "PUBLISHER", "STORE", "DAY"):
+        with django_assert_max_num_queries(2):  # the API key, then the report
+            run_report(api, operation, key, dimension).ok()
