@@ -7,10 +7,12 @@ A job is planned once into chunks of fans, by fan id range; each chunk is one tr
    UPDATE: write-offs inserting rows that reference the placement are never blocked;
 2. select the (fan, ordinal) pairs of consenting members that still lack a coupon, up to
    the remaining quota;
-3. generate codes in bulk, COPY them into a temporary staging table and
-   ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` into coupons;
-4. a pair whose code collided with an existing code (the unique index said no) gets a new
-   code, until every pair has one (top-up);
+3. generate codes in bulk and COPY the rows straight into coupons, in a savepoint (the
+   fast path: as fast as a raw COPY);
+4. if a code collided with an existing one (the unique index said no), roll that back and
+   go the safe way: COPY into a temporary staging table, ``INSERT ... SELECT ... ON
+   CONFLICT DO NOTHING``, and give the pairs left without a coupon new codes until every
+   pair has one (top-up);
 5. add the count to the placement, the job and the chunk, and mark the chunk done.
 
 The unique constraint (placement, fan, ordinal) and the chunk's done mark make a re-run or a

@@ -12,7 +12,7 @@ from backend.audience.models import Fan, PoolMembership
 from backend.campaigns.models import Placement
 from backend.coupons import codes, issuance, services, tasks
 from backend.coupons.models import Coupon, IssuanceChunk, IssuanceJob
-from tests.factories import FanFactory, PlacementFactory, active_campaign, pool_with_fans
+from tests.factories import CouponFactory, FanFactory, PlacementFactory, active_campaign, pool_with_fans
 
 pytestmark = pytest.mark.django_db
 
@@ -299,3 +299,27 @@ def test_an_empty_pool_finishes_at_once():
     job = issuance.run_job_inline(job_id=_job(placement).pk)
     assert (job.status, job.total, job.issued, job.chunk_count) == ("succeeded", 0, 0, 0)
     assert job.finished_at is not None
+
+
+def test_one_colliding_code_rolls_back_the_fast_path_and_is_topped_up(monkeypatch):
+    """The first batch reuses a code already issued elsewhere: the straight COPY fails as a
+    whole, the staging path inserts the others, and the one left without a code gets a new one."""
+    taken = CouponFactory().code
+    pool = _bulk_pool(5)
+    placement = _placement(pool)
+    real_new_codes = codes.new_codes
+    batches = []
+
+    def first_batch_collides(count, **kwargs):
+        batch = real_new_codes(count, **kwargs)
+        if len(batches) < 2:  # the fast path's batch and the staging path's first batch
+            batch[2] = taken
+        batches.append(count)
+        return batch
+
+    monkeypatch.setattr(codes, "new_codes", first_batch_collides)
+    job = issuance.run_job_inline(job_id=_job(placement).pk)
+    assert (job.status, job.issued) == ("succeeded", 5)
+    assert batches == [5, 5, 1]  # fast path, staging path, then a top-up of one
+    assert Coupon.objects.filter(placement=placement).count() == 5
+    assert Coupon.objects.filter(code=taken).count() == 1
