@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 
 import pandas as pd
@@ -181,10 +181,11 @@ def report_sql(*, merchant: Merchant, dimension: Dimension, filters: ReportFilte
     if filters.currency:
         where.append("r.currency = %(currency)s")
     key = _RECORD_KEY[dimension]
+    currency, grouping = _currency_grouping("r", key, filters)
     live = "r.voided_at IS NULL"
     # Only fixed fragments from this module are interpolated; every value is a parameter.
     records = f"""
-        SELECT r.currency, {key} AS key, GROUPING({key}) AS is_total, 0::bigint AS issued,
+        SELECT {currency}, {key} AS key, GROUPING({key}) AS is_total, 0::bigint AS issued,
             count(*) FILTER (WHERE {live}) AS redeemed,
             count(*) FILTER (WHERE r.voided_at IS NOT NULL) AS voided,
             count(*) FILTER (WHERE {live} AND r.in_attribution_window) AS attributed,
@@ -196,7 +197,8 @@ def report_sql(*, merchant: Merchant, dimension: Dimension, filters: ReportFilte
                 FILTER (WHERE {live}) AS median_seconds_to_redeem
         FROM attribution_attributionrecord r
         WHERE {" AND ".join(where)}
-        GROUP BY GROUPING SETS ((r.currency, {key}), (r.currency))
+        GROUP BY {grouping}
+        HAVING count(*) > 0
     """  # noqa: S608
     parts = [records]
     if dimension in _ISSUED_KEY and filters.store_id is None:
@@ -222,6 +224,17 @@ def report_sql(*, merchant: Merchant, dimension: Dimension, filters: ReportFilte
     return sql, params
 
 
+def _currency_grouping(alias: str, key: str, filters: ReportFilters) -> tuple[str, str]:
+    """The currency column and the grouping sets: rows per (currency, key), a total per currency.
+
+    With a currency filter the currency is a constant, so it stays out of the sort key
+    (the sort is most of a report's cost).
+    """
+    if filters.currency:
+        return "%(currency)s::varchar AS currency", f"GROUPING SETS (({key}), ())"
+    return f"{alias}.currency", f"GROUPING SETS (({alias}.currency, {key}), ({alias}.currency))"
+
+
 def _issued_sql(
     dimension: Dimension, filters: ReportFilters, start: dt.datetime | None, end: dt.datetime | None
 ) -> str:
@@ -242,14 +255,16 @@ def _issued_sql(
         where.append("p.publisher_id = %(publisher)s")
     if filters.currency:
         where.append("cp.currency = %(currency)s")
+    currency, grouping = _currency_grouping("cp", key, filters)
     return f"""
-        SELECT cp.currency, {key} AS key, GROUPING({key}) AS is_total, count(*) AS issued,
+        SELECT {currency}, {key} AS key, GROUPING({key}) AS is_total, count(*) AS issued,
             0, 0, 0, 0, 0, 0, 0, NULL::double precision
         FROM coupons_coupon c
         JOIN campaigns_placement p ON p.id = c.placement_id
         JOIN campaigns_campaign cp ON cp.id = p.campaign_id
         WHERE {" AND ".join(where)}
-        GROUP BY GROUPING SETS ((cp.currency, {key}), (cp.currency))
+        GROUP BY {grouping}
+        HAVING count(*) > 0
     """  # noqa: S608
 
 
@@ -300,6 +315,40 @@ class Report:
     totals: pd.DataFrame  # TOTAL_COLUMNS, one row per currency
 
 
+_VISIBLE_CURRENCIES = """
+    SELECT DISTINCT v.currency FROM (
+        SELECT c.id, c.currency FROM campaigns_campaign c
+        WHERE %(issuer_side)s AND c.merchant_id = %(m)s
+        UNION ALL
+        SELECT c.id, c.currency FROM campaigns_campaign c JOIN campaigns_placement p ON p.campaign_id = c.id
+        WHERE %(publisher_side)s AND p.publisher_id = %(m)s
+    ) v
+    WHERE (%(campaign)s::bigint IS NULL OR v.id = %(campaign)s)
+      AND (%(publisher)s::bigint IS NULL OR EXISTS (
+            SELECT 1 FROM campaigns_placement q WHERE q.campaign_id = v.id AND q.publisher_id = %(publisher)s))
+    ORDER BY 1 LIMIT 2
+"""
+
+
+def visible_currencies(*, merchant: Merchant, filters: ReportFilters) -> list[str]:
+    """Currencies of the campaigns the merchant sees (up to two: enough to tell one from many).
+
+    A verified write-off is always in its campaign's currency (the write-off path rejects
+    any other), so these bound the currencies of the records in view.
+    """
+    params = {
+        "m": merchant.pk,
+        "issuer_side": filters.side in (Side.ANY, Side.ISSUER),
+        "publisher_side": filters.side in (Side.ANY, Side.PUBLISHER),
+        "campaign": filters.campaign_id,
+        "publisher": filters.publisher_id,
+    }
+    sql = _VISIBLE_CURRENCIES
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
 def report_chunks(
     *, merchant: Merchant, dimension: Dimension, filters: ReportFilters, chunk_size: int = 5000
 ) -> Iterator[pd.DataFrame]:
@@ -307,8 +356,15 @@ def report_chunks(
 
     Each chunk has ROW_COLUMNS plus ``is_total``; exports stream these straight to files.
     """
-    sql, params = report_sql(merchant=merchant, dimension=dimension, filters=filters)
     has_issued = dimension in _ISSUED_KEY and filters.store_id is None
+    if filters.currency is None:
+        currencies = visible_currencies(merchant=merchant, filters=filters)
+        if not currencies:
+            return  # no campaign in view: nothing to aggregate
+        if len(currencies) == 1:
+            # One currency in view (the common case): a constant, so it leaves the sort key.
+            filters = replace(filters, currency=currencies[0])
+    sql, params = report_sql(merchant=merchant, dimension=dimension, filters=filters)
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while True:

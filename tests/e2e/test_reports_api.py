@@ -376,7 +376,8 @@ def test_roles_and_bad_input(api, operation, world):
 
 
 def test_report_is_aggregated_in_sql(world, django_assert_max_num_queries, monkeypatch):
-    """A constant number of queries, and pandas sees one row per group, however many records."""
+    """Two queries (the currencies in view, the report) and pandas sees one row per group,
+    however many records."""
     from attribution import reports
     from attribution.reports import Dimension, ReportFilters
 
@@ -390,19 +391,19 @@ def test_report_is_aggregated_in_sql(world, django_assert_max_num_queries, monke
 
     monkeypatch.setattr(reports.pd.DataFrame, "from_records", spy)
     issuer = world["issuer"]
-    with django_assert_max_num_queries(1):
+    with django_assert_max_num_queries(2):
         report = reports.build_report(merchant=issuer, dimension=Dimension.PLACEMENT, filters=ReportFilters())
     groups = len(report.rows) + len(report.totals)
     assert groups == 4 and max(seen) <= groups
 
-    # Ten times the records: still one query, still one pandas row per group.
+    # Ten times the records: still two queries, still one pandas row per group.
     placement = world["placements"]["c1p1"]
     terminal = make_terminal(world["stores"][0])[0]
     for _ in range(40):
         r = attribution_writeoff(coupon=CouponFactory(placement=placement), terminal=terminal)
         services.record_for_redemption(redemption_id=r.pk)
     seen.clear()
-    with django_assert_max_num_queries(1):
+    with django_assert_max_num_queries(2):
         again = reports.build_report(merchant=issuer, dimension=Dimension.PLACEMENT, filters=ReportFilters())
     assert len(again.rows) + len(again.totals) == groups and max(seen) <= groups
 
@@ -515,5 +516,19 @@ def test_report_over_http_is_one_report_query(api, operation, world, django_asse
     key = make_api_key(world["issuer"], "finance")
     run_report(api, operation, key, "PLACEMENT").ok()  # the key's last_used_at is written once
     for dimension in ("PLACEMENT", "CAMPAIGN", "PUBLISHER", "STORE", "DAY"):
-        with django_assert_max_num_queries(2):  # the API key, then the report
+        with django_assert_max_num_queries(3):  # the API key, the currencies in view, the report
             run_report(api, operation, key, dimension).ok()
+
+
+def test_a_currency_filter_gives_the_same_figures_for_that_currency(api, operation, world):
+    key = make_api_key(world["pub2"], "finance")
+    for dimension in ("PLACEMENT", "PUBLISHER", "DAY"):
+        everything = run_report(api, operation, key, dimension).ok()["attributionReport"]
+        for currency in ("CNY", "USD"):
+            only = run_report(api, operation, key, dimension, {"currency": currency}).ok()[
+                "attributionReport"
+            ]
+            assert only["rows"] == [r for r in everything["rows"] if r["currency"] == currency]
+            assert only["totals"] == [t for t in everything["totals"] if t["currency"] == currency]
+    nothing = run_report(api, operation, key, "PLACEMENT", {"currency": "EUR"}).ok()["attributionReport"]
+    assert nothing == {"dimension": "PLACEMENT", "rows": [], "totals": []}
