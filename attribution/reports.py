@@ -1,9 +1,11 @@
 """Finance reports over attribution records: aggregated in PostgreSQL, shaped with pandas.
 
 One SQL statement per report does all the work over the records (a single GROUP BY with
-GROUPING SETS, so the per-currency totals, medians included, come from the same scan);
-pandas only ever receives the aggregated rows, in chunks from a server-side cursor, and
-derives the ratios. Nothing here loads record rows into Python.
+GROUPING SETS, so the per-currency totals, medians included, come from the same scan),
+after a tiny look-up of the currencies in view (with one currency, the common case, the
+currency is a constant and stays out of the sort). pandas only ever receives the
+aggregated rows, in chunks from a server-side cursor, and derives the ratios. Nothing
+here loads record rows into Python.
 
 Figures (all over the filtered records; money in integer minor units of ``currency``):
 
