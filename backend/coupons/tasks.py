@@ -27,7 +27,8 @@ def run_issuance_job(job_id: int) -> int:
     try:
         chunk_ids = issuance.plan_job(job_id=job_id)
     except Exception as exc:
-        issuance.mark_failed(job_id=job_id, error=f"planning failed: {exc}")
+        logger.exception("coupons.issuance.plan_failed", extra={"job_id": job_id})
+        issuance.mark_failed(job_id=job_id, error=f"Planning failed ({type(exc).__name__}).")
         raise
     for chunk_id in chunk_ids:
         issue_chunk.delay(chunk_id)
@@ -42,8 +43,10 @@ def issue_chunk(chunk_id: int) -> int:
         from .models import IssuanceChunk
 
         job_id = IssuanceChunk.objects.filter(pk=chunk_id).values_list("job_id", flat=True).first()
+        # Both parties read the error: its type only, the details go to the log.
+        logger.exception("coupons.issuance.chunk_failed", extra={"chunk_id": chunk_id, "job_id": job_id})
         if job_id is not None:
-            issuance.mark_failed(job_id=job_id, error=f"chunk {chunk_id} failed: {exc}")
+            issuance.mark_failed(job_id=job_id, error=f"A chunk failed ({type(exc).__name__}).")
         raise
 
 
