@@ -19,9 +19,11 @@ import datetime as dt
 import zoneinfo
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from attribution import services as attribution_services
+from backend.campaigns.models import Placement
 from backend.merchants.models import Merchant
 from backend.redemptions.models import Redemption
 
@@ -91,6 +93,19 @@ def account_for(*, merchant_id: int | None, kind: str, currency: str) -> LedgerA
     return account
 
 
+def accounts_for(
+    keys: set[tuple[int | None, str]], currency: str
+) -> dict[tuple[int | None, str], LedgerAccount]:
+    """The accounts of several (owner, kind) pairs in one currency: one query when they exist."""
+    owners = Q()
+    for merchant_id, kind in keys:
+        owners |= Q(merchant_id=merchant_id, kind=kind)
+    found = {(a.merchant_id, a.kind): a for a in LedgerAccount.objects.filter(owners, currency=currency)}
+    for merchant_id, kind in keys - set(found):
+        found[(merchant_id, kind)] = account_for(merchant_id=merchant_id, kind=kind, currency=currency)
+    return found
+
+
 def _write_lines(
     posting: Posting,
     amounts: list[tuple[int | None, str, int]],
@@ -103,10 +118,12 @@ def _write_lines(
     """Insert the posting's non-zero lines; ``amounts`` are (merchant id, account kind, amount)."""
     if sum(amount for _, _, amount in amounts) != 0:
         raise UnbalancedPosting(f"posting {posting.pk} lines {amounts} do not sum to zero")
+    amounts = [row for row in amounts if row[2] != 0]
+    accounts = accounts_for({(merchant_id, kind) for merchant_id, kind, _ in amounts}, posting.currency)
     lines = [
         LedgerEntry(
             posting=posting,
-            account=account_for(merchant_id=merchant_id, kind=kind, currency=posting.currency),
+            account=accounts[(merchant_id, kind)],
             merchant_id=merchant_id,
             issuer_id=posting.issuer_id,
             account_kind=kind,
@@ -118,7 +135,6 @@ def _write_lines(
             period_start=period_start,
         )
         for merchant_id, kind, amount in amounts
-        if amount != 0
     ]
     return LedgerEntry.objects.bulk_create(lines)
 
@@ -141,8 +157,10 @@ def charge_redemption(*, redemption_id: int) -> Posting | None:
         record = attribution_services.record_for_redemption(redemption_id=redemption_id)
         if record is None or not record.in_attribution_window or record.voided_at is not None:
             return None
-        placement = record.placement
-        split = split_fee(record.fee_amount, placement.publisher_share_bps)
+        terms = Placement.objects.filter(pk=record.placement_id).values(
+            "publisher_share_bps", "campaign__void_window_seconds"
+        )[0]
+        split = split_fee(record.fee_amount, terms["publisher_share_bps"])
         posting = Posting.objects.create(
             kind=Posting.Kind.CHARGE,
             redemption_id=redemption_id,
@@ -153,7 +171,7 @@ def charge_redemption(*, redemption_id: int) -> Posting | None:
             fee_amount=split.fee,
             occurred_at=record.redeemed_at,
         )
-        lock_after = record.redeemed_at + dt.timedelta(seconds=record.campaign.void_window_seconds)
+        lock_after = record.redeemed_at + dt.timedelta(seconds=terms["campaign__void_window_seconds"])
         _write_lines(
             posting,
             [
