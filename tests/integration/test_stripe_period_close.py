@@ -154,3 +154,54 @@ def test_close_refuses_a_month_that_has_not_ended(stripe_gateway):
             gateway=stripe_gateway,
         )
     assert exc.value.errors[0].code == "PERIOD_NOT_ENDED"
+
+
+def test_a_month_whose_credits_exceed_its_charges_is_carried_forward(stripe_gateway):
+    setup = billing_setup(fee=80)
+    september = write_off(setup, at=dt.datetime(2026, 9, 10, tzinfo=UTC))
+    services.charge_redemption(redemption_id=september.pk)
+    services.lock_due_entries(now=dt.datetime(2026, 9, 20, tzinfo=UTC))
+    closing.close_period(
+        issuer=setup.issuer,
+        period_start=dt.date(2026, 9, 1),
+        now=dt.datetime(2026, 10, 2, tzinfo=UTC),
+        gateway=stripe_gateway,
+    )
+    void_write_off(september, at=dt.datetime(2026, 10, 5, tzinfo=UTC))  # a late void: a credit in October
+    services.undo_charge(redemption_id=september.pk, now=dt.datetime(2026, 10, 5, tzinfo=UTC))
+    period = closing.close_period(
+        issuer=setup.issuer, period_start=OCTOBER, now=AFTER_OCTOBER, gateway=stripe_gateway
+    )
+    assert period.status == BillingPeriod.Status.CLOSED
+    assert list(Invoice.objects.filter(issuer=setup.issuer).values_list("period_start", "amount")) == [
+        (dt.date(2026, 9, 1), 80)
+    ]
+    credit_lines = LedgerEntry.objects.filter(posting__kind="credit")
+    assert set(credit_lines.values_list("state", "period_start")) == {("locked", dt.date(2026, 11, 1))}
+
+    # November: one more charge; the carried credit nets against it on one invoice.
+    services.charge_redemption(redemption_id=write_off(setup, at=dt.datetime(2026, 11, 3, tzinfo=UTC)).pk)
+    services.charge_redemption(redemption_id=write_off(setup, at=dt.datetime(2026, 11, 4, tzinfo=UTC)).pk)
+    services.lock_due_entries(now=dt.datetime(2026, 11, 10, tzinfo=UTC))
+    closing.close_period(
+        issuer=setup.issuer,
+        period_start=dt.date(2026, 11, 1),
+        now=dt.datetime(2026, 12, 2, tzinfo=UTC),
+        gateway=stripe_gateway,
+    )
+    november = Invoice.objects.get(issuer=setup.issuer, period_start=dt.date(2026, 11, 1))
+    assert (november.amount, november.line_count, november.status) == (80, 3, Invoice.Status.OPEN)
+
+
+def test_a_month_that_nets_to_zero_is_settled_without_stripe(stripe_gateway):
+    setup = billing_setup(fee=80)
+    redemption = write_off(setup, at=dt.datetime(2026, 10, 3, tzinfo=UTC))
+    services.charge_redemption(redemption_id=redemption.pk)
+    services.lock_due_entries(now=dt.datetime(2026, 10, 9, tzinfo=UTC))
+    void_write_off(redemption, at=dt.datetime(2026, 10, 10, tzinfo=UTC))
+    services.undo_charge(redemption_id=redemption.pk, now=dt.datetime(2026, 10, 10, tzinfo=UTC))
+    closing.close_period(issuer=setup.issuer, period_start=OCTOBER, now=AFTER_OCTOBER, gateway=stripe_gateway)
+    invoice = Invoice.objects.get(issuer=setup.issuer)
+    assert (invoice.amount, invoice.status, invoice.stripe_invoice_id) == (0, Invoice.Status.SETTLED, "")
+    assert set(LedgerEntry.objects.filter(issuer=setup.issuer).values_list("state", flat=True)) == {"paid"}
+    assert not BillingProfile.objects.filter(merchant=setup.issuer).exists()  # Stripe never called
