@@ -153,3 +153,26 @@ def test_roles(api, operation, network):
     assert (
         api.execute(operation("billing_invoices"), {}, key=admin).ok()["billingInvoices"]["totalCount"] == 1
     )
+
+
+def test_invoice_list_query_count_does_not_grow_with_rows(api, operation, django_assert_max_num_queries):
+    setup = billing_setup(fee=10)
+    for month in (7, 8, 9, 10):
+        services.charge_redemption(
+            redemption_id=write_off(setup, at=dt.datetime(2026, month, 3, tzinfo=UTC)).pk
+        )
+        services.lock_due_entries(now=dt.datetime(2026, month, 20, tzinfo=UTC))
+        closing.freeze_period(
+            issuer=setup.issuer,
+            period_start=dt.date(2026, month, 1),
+            now=dt.datetime(2026, 11, 2, tzinfo=UTC),
+        )
+    key = make_api_key(setup.issuer, "finance")
+    with django_assert_max_num_queries(6):
+        data = api.execute(operation("billing_invoices"), {"first": 10}, key=key).ok()
+    assert [n["period"] for n in nodes(data, "billingInvoices")] == [
+        "2026-10",
+        "2026-09",
+        "2026-08",
+        "2026-07",
+    ]
