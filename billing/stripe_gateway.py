@@ -37,13 +37,21 @@ def _matches(obj, key: str) -> bool:
 
 
 class StripeGateway:
-    def __init__(self, *, api_key: str, api_base: str | None = None, localstripe_compat: bool = False):
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        api_base: str | None = None,
+        localstripe_compat: bool = False,
+        http_client: stripe.HTTPClient | None = None,
+    ):
         self.localstripe_compat = localstripe_compat
         self.client = stripe.StripeClient(
             api_key,
             base_addresses={"api": api_base} if api_base else {},
             stripe_version=settings.STRIPE_API_VERSION,
             max_network_retries=2,
+            http_client=http_client,
         )
 
     @classmethod
@@ -58,7 +66,15 @@ class StripeGateway:
     # --- customers ------------------------------------------------------------------------
 
     def find_customer(self, *, merchant_id: int) -> StripeRef | None:
-        for customer in self.client.v1.customers.list(params={"limit": 100}).auto_paging_iter():
+        """The customer created for the merchant, if a crash lost its id (metadata lookup)."""
+        if self.localstripe_compat:  # no search endpoint: scan the (small) test list
+            customers = self.client.v1.customers.list(params={"limit": 100}).auto_paging_iter()
+        else:
+            query = f"metadata['merchant_id']:'{int(merchant_id)}'"
+            customers = self.client.v1.customers.search(
+                params={"query": query, "limit": 10}
+            ).auto_paging_iter()
+        for customer in customers:
             if (customer.metadata or {}).get("merchant_id") == str(merchant_id):
                 return StripeRef(customer.id)
         return None
