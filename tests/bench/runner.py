@@ -157,6 +157,9 @@ def markdown(result: dict) -> str:
     if result["errors"]:
         lines += ["", "## Scenarios that failed to run", ""]
         lines += [f"- {k}: `{v.strip().splitlines()[-1]}`" for k, v in result["errors"].items()]
+    if result.get("profiles"):
+        lines += ["", "## Profiles of missed targets", ""]
+        lines += [f"- scenario {k}: `{v}`" for k, v in result["profiles"].items()]
     lines += ["", "## Invariants at the end of the run", ""]
     lines += [
         f"- {'ok' if c['violations'] == 0 else 'VIOLATED'}: {c['name']} ({c['violations']} violations)"
@@ -174,6 +177,33 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def run_profiles(ctx, rows: list[dict], out: Path, log) -> dict[str, str]:
+    """Profile every scenario with a missed target; {scenario number: profile file}."""
+    from . import profiles
+
+    missed = sorted({r["scenario"].split()[0] for r in rows if r["met"] is False})
+    makers = {
+        "1": profiles.profile_writeoff,
+        "6": profiles.profile_writeoff,
+        "2": profiles.profile_service,
+        "4": lambda: profiles.profile_report(ctx.cache["report_merchant"]),
+        "5": lambda: profiles.profile_list(ctx.cache["list_key"]),
+    }
+    done: dict[str, str] = {}
+    for number in missed:
+        if number not in makers:
+            continue
+        log(f"== profiling scenario {number}")
+        try:
+            with profiles.unthrottled():
+                text = makers[number]()
+            path = profiles.write(out, int(number), text)
+            done[number] = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+        except Exception:
+            log(traceback.format_exc())
+    return done
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.splitlines()[0])
     size = parser.add_mutually_exclusive_group()
@@ -187,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
         "--fresh", action="store_true", help="empty the business tables first (bench DB only)"
     )
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="where latest.json and latest.md go")
+    parser.add_argument(
+        "--profile", action="store_true", help="profile each scenario that missed its target (profile-N.txt)"
+    )
     args = parser.parse_args(argv)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.bench.settings")
@@ -228,6 +261,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         log(f"   ({time.monotonic() - s0:.1f} s)")
     checks = invariants.check_all()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    profiled = run_profiles(ctx, rows, out, log) if args.profile else {}
     result = {
         "started_at": started,
         "size": sizes.name,
@@ -237,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
         "errors": errors,
         "invariants": [asdict(c) | {"ok": c.ok} for c in checks],
+        "profiles": profiled,
     }
     print()
     print(table(rows))
@@ -244,8 +281,6 @@ def main(argv: list[str] | None = None) -> int:
     print("invariants:")
     for c in checks:
         print(f"  {'ok      ' if c.ok else 'VIOLATED'} {c.name}" + ("" if c.ok else f" ({c.violations})"))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     (out / "latest.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     (out / "latest.md").write_text(markdown(result))
     print(f"\nwrote {out / 'latest.json'} and {out / 'latest.md'}")

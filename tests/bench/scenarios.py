@@ -347,6 +347,18 @@ def big_pool(ctx: Context, fans: int) -> world.World:
     return w
 
 
+def chunk_timeline(job) -> dict[str, Any]:
+    """When each chunk of a job finished, in seconds after the job started (slow-job forensics)."""
+    from backend.coupons.models import IssuanceChunk
+
+    done = IssuanceChunk.objects.filter(job=job).order_by("index").values_list("index", "done_at")
+    start = job.started_at or job.created_at
+    return {
+        "created_to_started_s": round((start - job.created_at).total_seconds(), 3),
+        "chunk_done_s": [round((d - start).total_seconds(), 2) if d else None for _, d in done],
+    }
+
+
 def _wait_job(job_id: int, timeout: float) -> Any:
     from backend.coupons.models import IssuanceJob
 
@@ -374,14 +386,17 @@ def s3_issuance(ctx: Context) -> list[Row]:
     queue = f"bench-s3-{w.tag}"
     with (
         servers.celery_queue(queue),
-        servers.CeleryWorker(queue=queue, concurrency=ctx.sizes.worker_concurrency),
+        servers.CeleryWorker(queue=queue, concurrency=ctx.sizes.worker_concurrency) as worker,
     ):
         started = time.perf_counter()
         job = _wait_job(_start_issuance(w, placement), timeout=3600)
         ours_s = time.perf_counter() - started
     servers.drop_queue(queue)
     issued = Coupon.objects.filter(placement=placement).count()
-    ctx.log(f"  ours: {job.status}, {issued} coupons in {ours_s:.2f} s ({issued / ours_s:,.0f}/s)")
+    timeline = chunk_timeline(job)
+    ctx.log(
+        f"  ours: {job.status}, {issued} coupons in {ours_s:.2f} s ({issued / ours_s:,.0f}/s); {timeline}"
+    )
     # The reference: the very rows ours wrote, taken out and loaded back with one COPY.
     columns = [f.column for f in Coupon._meta.concrete_fields if not f.primary_key]
     with connection.cursor() as cursor:
@@ -425,6 +440,8 @@ def s3_issuance(ctx: Context) -> list[Row]:
                 "reference_s": ref_s,
                 "job_status": job.status,
                 "chunk_count": job.chunk_count,
+                **timeline,
+                "worker_log": worker.log.name,
             },
         ).judge(extra_ok=ok)
     ]
@@ -477,6 +494,7 @@ def s4_report(ctx: Context) -> list[Row]:
     n = ctx.sizes.report_records
     started = time.perf_counter()
     data = attribution_data.generate(records=n, campaigns=ctx.sizes.report_campaigns)
+    ctx.cache["report_merchant"] = data.merchant_id
     ctx.log(f"  {n:,} attribution records generated in {time.perf_counter() - started:.1f} s ({data.source})")
     with connection.cursor() as cursor:
         cursor.execute("VACUUM (ANALYZE) attribution_attributionrecord")
@@ -584,6 +602,7 @@ def count_list_queries(key: str, first: int) -> tuple[int, int]:
 def s5_list(ctx: Context) -> list[Row]:
     sz = ctx.sizes
     w, key = list_world(ctx, max(sz.list_rows, 10) + 5)
+    ctx.cache["list_key"] = key
     q10, n10 = count_list_queries(key, 10)
     q100, n100 = count_list_queries(key, sz.list_rows)
     ctx.log(f"  queries: {q10} for {n10} rows, {q100} for {n100} rows")

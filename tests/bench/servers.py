@@ -136,13 +136,14 @@ class CeleryWorker:
             "-n",
             f"{self.hostname}@%h",
             "-l",
-            "WARNING",
+            "INFO",
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
         ]
         if nice:
             cmd = ["nice", "-n", str(nice), *cmd]
+        # Kept after the run (its path is in the results): a slow job is explained there.
         self.log = tempfile.NamedTemporaryFile(prefix="bench-celery-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
             cmd,
@@ -170,8 +171,6 @@ class CeleryWorker:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
-        with contextlib.suppress(OSError):
-            os.unlink(self.log.name)
 
     def __enter__(self):
         return self
