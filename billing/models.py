@@ -67,6 +67,9 @@ class Posting(models.Model):
     currency = models.CharField(max_length=3)
     fee_amount = models.BigIntegerField(help_text="The fee this posting charges (negative for an undo).")
     occurred_at = models.DateTimeField(help_text="The write-off (charge) or the void (undo).")
+    reason = models.CharField(
+        max_length=200, blank=True, default="", help_text="Why an undo was posted: a void, or a dispute."
+    )
     reverses = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
     )

@@ -1,7 +1,8 @@
 """Billing's reconciliation checks, run by attribution's reconcile with its own checks.
 
 - ``billing.charges``: every billable attribution record (inside its window, not voided)
-  has exactly one charge that was not undone, and nothing else does;
+  has exactly one charge that was not undone (or was credited after an upheld dispute),
+  and nothing else does;
 - ``billing.postings``: every posting's lines sum to zero;
 - ``billing.invoices``: every invoice's amount equals its issuer-receivable lines.
 """
@@ -28,7 +29,8 @@ def check_charges(*, merchant: Merchant, start: dt.datetime, end: dt.datetime) -
         """
         SELECT a.id, a.redemption_id, a.campaign_id,
                (a.in_attribution_window AND a.voided_at IS NULL AND a.fee_amount > 0) AS billable,
-               c.id IS NOT NULL AS charged, u.id IS NOT NULL AS undone
+               c.id IS NOT NULL AS charged, u.id IS NOT NULL AS undone,
+               coalesce(u.reason LIKE 'dispute:%%', false) AS disputed
         FROM attribution_attributionrecord a
         LEFT JOIN billing_posting c ON c.redemption_id = a.redemption_id AND c.kind = 'charge'
         LEFT JOIN billing_posting u ON u.reverses_id = c.id
@@ -38,9 +40,9 @@ def check_charges(*, merchant: Merchant, start: dt.datetime, end: dt.datetime) -
         [merchant.pk, start, end],
     )
     found = []
-    for record_id, redemption_id, campaign_id, billable, charged, undone in rows:
+    for record_id, redemption_id, campaign_id, billable, charged, undone, disputed in rows:
         standing = charged and not undone
-        if billable and not standing:
+        if billable and not standing and not disputed:  # an upheld dispute credits a billable charge
             found.append(
                 Discrepancy(
                     "billing.charges",

@@ -23,10 +23,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from attribution import services as attribution_services
+from backend.api.errors import CommonErrorCode, ErrorCollector, ServiceError
 from backend.campaigns.models import Placement
 from backend.merchants.models import Merchant
 from backend.redemptions.models import Redemption
 
+from .errors import BillingErrorCode
 from .models import BillingPeriod, LedgerAccount, LedgerEntry, Posting
 from .pricing import split_fee
 
@@ -224,6 +226,7 @@ def undo_charge(*, redemption_id: int, now: dt.datetime | None = None) -> Postin
             fee_amount=-charge.fee_amount,
             occurred_at=voided_at,
             reverses=charge,
+            reason="void",
         )
         amounts = [(line.merchant_id, line.account_kind, -line.amount) for line in lines]
         if kind == Posting.Kind.REVERSAL:
@@ -266,3 +269,61 @@ def lock_due_entries(*, now: dt.datetime | None = None, batch_size: int = 5000) 
                 posting_id__in=posting_ids, state=State.PENDING, lock_after__lte=now
             ).update(state=State.LOCKED, locked_at=now, period_start=period.period_start)
     return locked
+
+
+DISPUTE_REASON_MAX = 180
+
+
+def dispute_charge(*, redemption_id: int, reason: str, now: dt.datetime | None = None) -> Posting:
+    """Credit a locked (or invoiced, or paid) charge an operator upheld a dispute about, once.
+
+    The write-off stays verified; the credit lands in the issuer's next open period, like a
+    late void. A charge still inside its void window is voided at the till instead.
+    """
+    reason = (reason or "").strip()
+    errors = ErrorCollector()
+    errors.require_text("reason", reason, max_length=DISPUTE_REASON_MAX)
+    errors.raise_if_any()
+    now = now or timezone.now()
+    with transaction.atomic():
+        Redemption.objects.select_for_update().filter(pk=redemption_id).first()
+        charge = (
+            Posting.objects.select_related("issuer")
+            .filter(redemption_id=redemption_id, kind=Posting.Kind.CHARGE)
+            .first()
+        )
+        if charge is None:
+            raise ServiceError.not_found("redemption_id", "Charge")
+        if Posting.objects.filter(reverses=charge).exists():
+            raise ServiceError.single(
+                CommonErrorCode.INVALID_STATE, "This charge was already undone.", "redemption_id"
+            )
+        lines = list(LedgerEntry.objects.select_for_update().filter(posting=charge).order_by("id"))
+        if any(line.state == State.PENDING for line in lines):
+            raise ServiceError.single(
+                BillingErrorCode.STILL_VOIDABLE,
+                "Inside the void window: void it at the till.",
+                "redemption_id",
+            )
+        credit = Posting.objects.create(
+            kind=Posting.Kind.CREDIT,
+            redemption_id=redemption_id,
+            issuer_id=charge.issuer_id,
+            publisher_id=charge.publisher_id,
+            campaign_id=charge.campaign_id,
+            currency=charge.currency,
+            fee_amount=-charge.fee_amount,
+            occurred_at=now,
+            reverses=charge,
+            reason=f"dispute: {reason}",
+        )
+        period = open_period(issuer_id=charge.issuer_id, period_start=month_of(now, charge.issuer))
+        _write_lines(
+            credit,
+            [(line.merchant_id, line.account_kind, -line.amount) for line in lines],
+            state=State.LOCKED,
+            lock_after=now,
+            locked_at=now,
+            period_start=period.period_start,
+        )
+        return credit

@@ -145,3 +145,34 @@ def test_code_refuses_an_unbalanced_posting():
         services._write_lines(
             charge, [(None, "platform_revenue", 3)], state="pending", lock_after=timezone.now()
         )
+
+
+def test_dispute_after_lock_is_a_credit_once_and_a_later_void_adds_nothing():
+    from backend.api.errors import ServiceError
+
+    setup = billing_setup(void_window_seconds=900)
+    at = dt.datetime(2026, 10, 3, tzinfo=UTC)
+    redemption = write_off(setup, at=at)
+    charge = services.charge_redemption(redemption_id=redemption.pk)
+    with pytest.raises(ServiceError) as exc:
+        services.dispute_charge(redemption_id=redemption.pk, reason="customer complaint", now=at)
+    assert exc.value.errors[0].code == "STILL_VOIDABLE"
+    services.lock_due_entries(now=at + dt.timedelta(hours=1))
+    with pytest.raises(ServiceError) as exc:
+        services.dispute_charge(redemption_id=redemption.pk, reason="  ", now=at)
+    assert exc.value.errors[0].code == "REQUIRED"
+    credit = services.dispute_charge(
+        redemption_id=redemption.pk, reason="customer complaint", now=dt.datetime(2026, 11, 5, tzinfo=UTC)
+    )
+    assert (credit.kind, credit.reverses_id, credit.reason) == (
+        "credit",
+        charge.pk,
+        "dispute: customer complaint",
+    )
+    assert set(credit.lines.values_list("state", "period_start")) == {("locked", dt.date(2026, 11, 1))}
+    with pytest.raises(ServiceError) as exc:
+        services.dispute_charge(redemption_id=redemption.pk, reason="again")
+    assert exc.value.errors[0].code == "INVALID_STATE"
+    void_write_off(redemption)
+    assert services.undo_charge(redemption_id=redemption.pk).pk == credit.pk
+    assert Posting.objects.filter(redemption=redemption).count() == 2

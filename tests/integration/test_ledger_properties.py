@@ -1,4 +1,4 @@
-"""Properties of the ledger under random sequences of write-offs, voids, lock runs and closes.
+"""Properties of the ledger under random sequences of write-offs, voids, disputes, lock runs and closes.
 
 After every step: every posting sums to zero; the standing charges are exactly the
 attributed write-offs not voided; every invoice's amount equals the locked lines it froze;
@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
+from backend.api.errors import ServiceError
 from billing import closing, services
 from billing.models import BillingPeriod, Invoice, LedgerEntry, Posting
 from billing.pricing import split_fee
@@ -43,6 +44,7 @@ def test_ledger_invariants_hold_for_random_sequences(stripe_gateway):
             self.now = dt.datetime(2026, 10, 25, tzinfo=UTC)
             self.live: list[int] = []  # redemption ids written off and not voided
             self.voided: list[int] = []
+            self.disputed: set[int] = set()  # credited after an upheld dispute, still verified
 
         @rule(count=st.integers(1, 3))
         def write_off(self, count):
@@ -63,7 +65,25 @@ def test_ledger_invariants_hold_for_random_sequences(stripe_gateway):
             undo = services.undo_charge(redemption_id=redemption_id, now=self.now)
             assert undo is not None
             self.live.remove(redemption_id)
+            self.disputed.discard(redemption_id)  # already credited: the void adds nothing
             self.voided.append(redemption_id)
+
+        @rule(data=st.data())
+        def dispute(self, data):
+            candidates = [r for r in self.live if r not in self.disputed]
+            if not candidates:
+                return
+            redemption_id = data.draw(st.sampled_from(candidates))
+            pending = LedgerEntry.objects.filter(
+                posting__redemption_id=redemption_id, state="pending"
+            ).exists()
+            try:
+                services.dispute_charge(redemption_id=redemption_id, reason="upheld", now=self.now)
+            except ServiceError as exc:
+                assert pending and exc.errors[0].code == "STILL_VOIDABLE"
+                return
+            assert not pending
+            self.disputed.add(redemption_id)
 
         @rule(step=STEPS)
         def advance(self, step):
@@ -104,7 +124,8 @@ def test_ledger_invariants_hold_for_random_sequences(stripe_gateway):
             standing = Posting.objects.filter(
                 issuer=self.issuer, kind=Posting.Kind.CHARGE, reversed_by__isnull=True
             ).values_list("redemption_id", flat=True)
-            assert sorted(standing) == sorted(self.live)
+            owed = [r for r in self.live if r not in self.disputed]
+            assert sorted(standing) == sorted(owed)
             # and in money: the issuer's receivable nets to the fees of those write-offs
             net = (
                 LedgerEntry.objects.filter(issuer=self.issuer, account_kind="issuer_receivable")
@@ -112,7 +133,7 @@ def test_ledger_invariants_hold_for_random_sequences(stripe_gateway):
                 .aggregate(s=Sum("amount"))["s"]
                 or 0
             )
-            assert net == self.fee * len(self.live)
+            assert net == self.fee * len(owed)
             publisher = (
                 LedgerEntry.objects.filter(issuer=self.issuer, account_kind="publisher_payable")
                 .exclude(state="reversed")
@@ -121,7 +142,7 @@ def test_ledger_invariants_hold_for_random_sequences(stripe_gateway):
             )
             assert -publisher == split_fee(
                 self.fee, self.setup_.placement.publisher_share_bps
-            ).publisher * len(self.live)
+            ).publisher * len(owed)
 
         @invariant()
         def invoices_equal_their_locked_lines(self):
