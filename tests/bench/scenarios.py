@@ -171,19 +171,20 @@ def s1_writeoff(ctx: Context) -> list[Row]:
     ctx.log(
         f"  world: {ctx.clients} terminals, {campaigns} campaigns, {per_client * ctx.clients} codes per side"
     )
-    raw = servers.run_load(raw_writeoff_job(ctx, w, raw_codes))
+    limit = {"duration": sz.writeoff_seconds}
+    raw = servers.run_load(raw_writeoff_job(ctx, w, raw_codes, **limit))
     ctx.log(
         f"  raw SQL: {raw['throughput']}/s p50 {raw['p50_ms']} ms p99 {raw['p99_ms']} ms {_outcome_note(raw)}"
     )
     queue = f"bench-s1-{w.tag}"
     try:
         with servers.Gunicorn(queue=queue) as web:
-            ours = servers.run_load(graphql_writeoff_job(ctx, web.url, w, ours_codes))
+            ours = servers.run_load(graphql_writeoff_job(ctx, web.url, w, ours_codes, **limit))
             ctx.log(
                 f"  full stack: {ours['throughput']}/s p50 {ours['p50_ms']} ms p99 {ours['p99_ms']} ms "
                 f"{_outcome_note(ours)}"
             )
-            view_job = graphql_writeoff_job(ctx, web.url, w, view_codes)
+            view_job = graphql_writeoff_job(ctx, web.url, w, view_codes, **limit)
             view_job.update(url=f"{web.url}/bench/writeoff/", result_path="data.status")
             for client, t in zip(view_job["clients"], w.terminals, strict=True):
                 client.pop("terminal")

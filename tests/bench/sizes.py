@@ -10,7 +10,8 @@ class Sizes:
     name: str
     clients: tuple[int, int]  # load-generator processes x threads for the HTTP/SQL write-off loads
     warmup: int  # untimed items per client before each measurement
-    writeoff_ops: int  # 1: timed write-offs per side
+    writeoff_ops: int  # 1: timed write-offs per side ...
+    writeoff_seconds: float | None  # 1: ... or this many seconds per side, whichever comes first
     service_clients: tuple[int, int]  # 2: processes x threads calling the service
     hot_ops: int  # 2: write-off attempts per side
     issuance: int  # 3: coupons issued into one placement
@@ -31,6 +32,7 @@ TINY = Sizes(
     clients=(2, 2),
     warmup=2,
     writeoff_ops=40,
+    writeoff_seconds=None,
     service_clients=(2, 2),
     hot_ops=60,
     issuance=3000,
@@ -51,6 +53,7 @@ QUICK = Sizes(
     clients=(2, 8),
     warmup=10,
     writeoff_ops=4000,
+    writeoff_seconds=30.0,
     service_clients=(4, 4),
     hot_ops=3000,
     issuance=100_000,
@@ -71,8 +74,9 @@ FULL = Sizes(
     clients=(2, 8),
     warmup=20,
     writeoff_ops=30_000,
+    writeoff_seconds=60.0,
     service_clients=(4, 4),
-    hot_ops=16_000,
+    hot_ops=6_000,
     issuance=1_000_000,
     worker_concurrency=2,
     report_records=10_000_000,
@@ -83,7 +87,7 @@ FULL = Sizes(
     list_clients=(2, 2),
     concurrent_issuance=1_000_000,
     concurrent_seconds=20.0,
-    concurrent_codes_per_client=1500,
+    concurrent_codes_per_client=1000,
 )
 
 PRESETS = {s.name: s for s in (TINY, QUICK, FULL)}
