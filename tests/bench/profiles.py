@@ -22,7 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client, override_settings
 
 from . import scenarios, world
@@ -169,12 +169,33 @@ def profile_service(count: int = 300) -> str:
 
 
 def profile_report(merchant_id: int) -> str:
-    from attribution.reports import Dimension, ReportFilters, report_sql
+    from attribution.reports import Dimension, ReportFilters, build_report, report_sql
     from backend.merchants.models import Merchant
 
     merchant = Merchant.objects.get(pk=merchant_id)
     ours, params = report_sql(merchant=merchant, dimension=Dimension.CAMPAIGN, filters=ReportFilters())
-    out = []
+    out = ["Timings of the report's statement (seconds):"]
+    with connection.cursor() as cursor:
+        started = time.perf_counter()
+        cursor.execute(ours, params)
+        cursor.fetchall()
+        out.append(
+            f"  on a plain cursor (parallel workers allowed)       {time.perf_counter() - started:7.2f}"
+        )
+    with transaction.atomic(), connection.chunked_cursor() as cursor:
+        started = time.perf_counter()
+        cursor.execute(ours, params)
+        cursor.fetchall()
+        out.append(
+            f"  on a server-side cursor, as report_chunks runs it  {time.perf_counter() - started:7.2f}"
+        )
+    started = time.perf_counter()
+    build_report(merchant=merchant, dimension=Dimension.CAMPAIGN, filters=ReportFilters())
+    out += [f"  build_report (outside a transaction: WITH HOLD)    {time.perf_counter() - started:7.2f}", ""]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("EXPLAIN DECLARE bench_report NO SCROLL CURSOR WITH HOLD FOR " + ours, params)
+        out += ["== the plan PostgreSQL picks for the cursor (no Gather: cursors never run parallel)"]
+        out += [row[0] for row in cursor.fetchall()] + [""]
     with connection.cursor() as cursor:
         for label, statement, args in (
             ("the report's statement (attribution.reports.report_sql)", ours, params),
