@@ -52,6 +52,50 @@ def operation():
     return load_operation
 
 
+# Worker processes alive in this session, by the node name they answer to.
+_workers: dict[str, subprocess.Popen] = {}
+
+
+def _is_transactional(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    names = request.fixturenames
+    return (
+        "transactional_db" in names
+        or "live_server" in names
+        or "live_api" in names
+        or bool(marker and marker.kwargs.get("transaction"))
+    )
+
+
+def _drain_workers(timeout: float = 30.0) -> None:
+    """Drop queued tasks and wait until no worker runs one, so nothing writes during a flush."""
+    from backend.config.celery_app import app
+
+    alive = [name for name, proc in _workers.items() if proc.poll() is None]
+    if not alive:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_purge(TEST_QUEUE)
+        active = app.control.inspect(destination=alive, timeout=1.0).active() or {}
+        if not any(active.values()):
+            return
+        time.sleep(0.1)
+
+
+@pytest.fixture(autouse=True)
+def _quiet_workers_before_flush(request):
+    """A transactional test's database flush must not race a worker still busy with its tasks
+    (TRUNCATE would deadlock with the worker's writes): drain the workers first."""
+    if not _is_transactional(request):
+        yield
+        return
+    request.getfixturevalue("transactional_db")  # set up first, so torn down after the drain
+    yield
+    _drain_workers()
+
+
 def _start_worker(queue: str, db_name: str, concurrency: int = 2) -> subprocess.Popen:
     env = os.environ.copy()
     env.update({"DATABASE_NAME": db_name, "CELERY_QUEUE": queue, "PYTHONUNBUFFERED": "1"})
@@ -86,7 +130,9 @@ def _start_worker(queue: str, db_name: str, concurrency: int = 2) -> subprocess.
         if proc.poll() is not None:
             raise RuntimeError("the Celery worker exited during start-up")
         replies = app.control.ping(timeout=0.5)
-        if any(hostname.split("@")[0] in name for reply in replies for name in reply):
+        names = [name for reply in replies for name in reply if hostname.split("@")[0] in name]
+        if names:
+            _workers[names[0]] = proc
             return proc
     proc.kill()
     raise RuntimeError("the Celery worker did not answer a ping within 60 s")
