@@ -31,16 +31,19 @@ def test_handlers(db):
 @contextlib.contextmanager
 def broker(url: str):
     """Point this process's Celery app at another broker for the duration."""
+
+    def use(broker_url: str) -> None:
+        app.conf.broker_url = broker_url
+        app._pool = None
+        app.amqp._producer_pool = None
+        app.control.mailbox.__dict__.pop("producer_pool", None)  # cached by kombu
+
     old = app.conf.broker_url
-    app.conf.broker_url = url
-    app._pool = None
-    app.amqp._producer_pool = None
+    use(url)
     try:
         yield
     finally:
-        app.conf.broker_url = old
-        app._pool = None
-        app.amqp._producer_pool = None
+        use(old)
 
 
 def old_event(payload=None, age_seconds: int = 60) -> OutboxEvent:
