@@ -721,6 +721,7 @@ def s6_writeoffs_during_issuance(ctx: Context) -> list[Row]:
                     if still_running
                     else "ISSUANCE ENDED BEFORE THE LOAD"
                 )
+                + f" ({during.issued:,} coupons issued during it)"
             ),
             details={"ours": busy, "reference": idle, "issued_during_load": during.issued},
         ).judge(extra_ok=overlap_ok),
