@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from .models import Campaign, CampaignSlot
 
 SLOT_COUNT = 16
+REBALANCE_LOCK_NAMESPACE = 0x5C07  # first key of pg_advisory_xact_lock(ns, campaign id)
 
 
 def _split(total: int | None, parts: int) -> list[int | None]:
@@ -95,6 +96,9 @@ def rebalance(*, campaign_id: int, cost: int) -> int | None:
     The allowances still sum exactly to the campaign's caps afterwards.
     """
     with connection.cursor() as cursor:
+        # One rebalance per campaign at a time: rebalancers then only ever wait for
+        # fast-path takers, which hold one slot and never wait for another (SKIP LOCKED).
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [REBALANCE_LOCK_NAMESPACE, campaign_id])
         cursor.execute(
             "SELECT slot, redemption_allowance, redeemed_count, budget_allowance, spent_amount "
             "FROM campaigns_campaignslot WHERE campaign_id = %s ORDER BY slot FOR UPDATE",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from backend.api import ids
@@ -206,7 +206,7 @@ def redeem_coupon(
     now = now or timezone.now()
     check_abuse_limits(terminal=terminal, now=now)
     try:
-        return _write_off(terminal=terminal, request=request, key=key, now=now)
+        return _write_off_retrying(terminal=terminal, request=request, key=key, now=now)
     except IntegrityError:
         # A concurrent request with the same key committed first (the unique index made us
         # wait for it): its answer is ours.
@@ -214,6 +214,21 @@ def redeem_coupon(
         if existing is None:
             raise
         return existing
+
+
+DEADLOCK_RETRIES = 3
+
+
+def _write_off_retrying(**kwargs) -> Redemption:
+    """PostgreSQL may still pick this transaction as a deadlock victim (rolled back whole,
+    nothing written): run it again, a few times, rather than fail the till."""
+    for attempt in range(DEADLOCK_RETRIES + 1):
+        try:
+            return _write_off(**kwargs)
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "pgcode", None) != "40P01" or attempt == DEADLOCK_RETRIES:
+                raise
+    raise AssertionError("unreachable")
 
 
 _TAKE_FAN_USAGE = """
