@@ -333,3 +333,19 @@ def test_void_rules():
     with pytest.raises(ServiceError) as exc:
         services.void_redemption(terminal=setup.terminal, redemption_id=rejected.pk)
     assert error_codes(exc) == ["NOT_VOIDABLE"]
+
+
+def test_the_write_off_stays_lean():
+    """The hot path's statements, pinned (Saleor-style) so nothing creeps onto it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    setup = pos_setup(coupons=2)
+    redeem(setup, setup.coupons[0].code)  # warm caches
+    with CaptureQueriesContext(connection) as ctx:
+        assert redeem(setup, setup.coupons[1].code).status == "verified"
+    statements = [q["sql"].split()[0].upper() for q in ctx.captured_queries]
+    print(statements)
+    # replay check, abuse limits, coupon+campaign read, coupon claim, fan usage, slot take,
+    # redemption insert, outbox insert; plus the savepoints of the transaction and the claim
+    assert len([s for s in statements if s not in ("SAVEPOINT", "RELEASE")]) == 8, statements
