@@ -125,17 +125,21 @@ def _start_worker(queue: str, db_name: str, concurrency: int = 2) -> subprocess.
     )
     from backend.config.celery_app import app
 
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("the Celery worker exited during start-up")
-        replies = app.control.ping(timeout=0.5)
-        names = [name for reply in replies for name in reply if hostname.split("@")[0] in name]
-        if names:
-            _workers[names[0]] = proc
-            return proc
-    proc.kill()
-    raise RuntimeError("the Celery worker did not answer a ping within 60 s")
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError("the Celery worker exited during start-up")
+            replies = app.control.ping(timeout=0.5)
+            names = [name for reply in replies for name in reply if hostname.split("@")[0] in name]
+            if names:
+                _workers[names[0]] = proc
+                return proc
+        raise RuntimeError("the Celery worker did not answer a ping within 60 s")
+    except BaseException:
+        proc.kill()  # never leave an orphan worker behind a failed start
+        proc.wait()
+        raise
 
 
 def _stop_worker(proc: subprocess.Popen) -> None:
