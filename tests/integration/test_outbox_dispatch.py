@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import threading
 import time
 from collections import Counter
@@ -30,7 +31,12 @@ def test_handlers(db):
 
 @contextlib.contextmanager
 def broker(url: str):
-    """Point this process's Celery app at another broker for the duration."""
+    """Point this process's Celery app, and worker processes started meanwhile, at another broker.
+
+    ``CELERY_BROKER_URL`` in the environment overrides ``app.conf.broker_url`` (Celery reads it
+    on every access), so both are set here and both are restored, and the connection and
+    producer pools built for the other broker are dropped on the way in and on the way out.
+    """
 
     def use(broker_url: str) -> None:
         app.conf.broker_url = broker_url
@@ -38,12 +44,19 @@ def broker(url: str):
         app.amqp._producer_pool = None
         app.control.mailbox.__dict__.pop("producer_pool", None)  # cached by kombu
 
+    old_env = os.environ.pop("CELERY_BROKER_URL", None)
     old = app.conf.broker_url
+    os.environ["CELERY_BROKER_URL"] = url
     use(url)
     try:
         yield
     finally:
+        if old_env is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = old_env
         use(old)
+        assert app.conf.broker_url == (old_env or old)
 
 
 def old_event(payload=None, age_seconds: int = 60) -> OutboxEvent:
