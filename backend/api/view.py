@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseNotAllowed, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from graphene.validation import DisableIntrospection, depth_limit_validator
-from graphene_django.views import GraphQLView
-from graphql import GraphQLError, specified_rules
+from graphene_django.settings import graphene_settings
+from graphene_django.views import GraphQLView, HttpError
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    GraphQLError,
+    GraphQLSchema,
+    OperationType,
+    execute,
+    get_operation_ast,
+    parse,
+    specified_rules,
+    validate,
+)
 
 from backend.merchants.authentication import (
     AuthenticationFailed,
@@ -50,14 +63,45 @@ def authenticate_request(request: HttpRequest):
     return None
 
 
+@functools.cache
+def validation_rules(*, debug: bool, max_depth: int) -> tuple:
+    """graphene-django *replaces* graphql-core's standard rules with the view's: keep them."""
+    rules = [*specified_rules, depth_limit_validator(max_depth=max_depth)]
+    if not debug:
+        rules.append(DisableIntrospection)
+    return tuple(rules)
+
+
+CACHED_DOCUMENT_MAX_CHARS = 20_000
+
+
+@functools.lru_cache(maxsize=256)
+def valid_document(schema: GraphQLSchema, rules: tuple, query: str) -> DocumentNode:
+    """The parsed document of a query that passed validation (raises on the first failure).
+
+    Clients send the same few operations over and over: parsing and validating one costs
+    about 2 ms, a third of a write-off's Python time, so each valid document is kept (keyed
+    by its text, the schema and the rules; graphql-core never mutates a document). Invalid
+    queries raise, and lru_cache keeps nothing for them.
+    """
+    document = parse(query)
+    errors = validate(schema, document, rules, graphene_settings.MAX_VALIDATION_ERRORS)
+    if errors:
+        raise _Invalid(errors)
+    return document
+
+
+class _Invalid(Exception):
+    def __init__(self, errors: list[GraphQLError]):
+        super().__init__("invalid document")
+        self.errors = errors
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 class ApiGraphQLView(GraphQLView):
     def __init__(self, **kwargs):
-        # graphene-django *replaces* graphql-core's standard rules with these: keep them.
-        rules = [*specified_rules, depth_limit_validator(max_depth=settings.GRAPHQL_MAX_DEPTH)]
-        if not settings.DEBUG:
-            rules.append(DisableIntrospection)
-        kwargs.setdefault("validation_rules", tuple(rules))
+        rules = validation_rules(debug=settings.DEBUG, max_depth=settings.GRAPHQL_MAX_DEPTH)
+        kwargs.setdefault("validation_rules", rules)
         kwargs["graphiql"] = settings.DEBUG
         super().__init__(**kwargs)
 
@@ -69,6 +113,52 @@ class ApiGraphQLView(GraphQLView):
         except AuthenticationFailed as exc:
             return _error_response(exc.code, exc.message, 401)
         return super().dispatch(request, *args, **kwargs)
+
+    def execute_graphql_request(self, request, data, query, variables, operation_name, show_graphiql=False):
+        """graphene-django's, with the parsed and validated document cached (valid_document).
+
+        Mutations are not wrapped in a transaction here: each service owns its transactions.
+        """
+        if not query:
+            if show_graphiql:
+                return None
+            raise HttpError(HttpResponseBadRequest("Must provide query string."))
+        schema = self.schema.graphql_schema
+        try:
+            if len(query) <= CACHED_DOCUMENT_MAX_CHARS:
+                document = valid_document(schema, self.validation_rules, query)
+            else:
+                document = valid_document.__wrapped__(schema, self.validation_rules, query)
+        except _Invalid as invalid:
+            return ExecutionResult(data=None, errors=invalid.errors)
+        except Exception as exc:  # noqa: BLE001 - a syntax error, as graphene-django reports it
+            return ExecutionResult(errors=[exc])
+        operation = get_operation_ast(document, operation_name)
+        if (
+            request.method.lower() == "get"
+            and operation is not None
+            and operation.operation != OperationType.QUERY
+        ):
+            if show_graphiql:
+                return None
+            raise HttpError(
+                HttpResponseNotAllowed(
+                    ["POST"], f"Can only perform a {operation.operation.value} operation from a POST request."
+                )
+            )
+        try:
+            return execute(
+                schema,
+                document,
+                root_value=self.get_root_value(request),
+                context_value=self.get_context(request),
+                variable_values=variables,
+                operation_name=operation_name,
+                middleware=self.get_middleware(request),
+                execution_context_class=self.execution_context_class,
+            )
+        except Exception as exc:  # noqa: BLE001 - graphene-django's contract: an error, not a 500
+            return ExecutionResult(errors=[exc])
 
     @staticmethod
     def format_error(error):

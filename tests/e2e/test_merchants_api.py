@@ -378,6 +378,50 @@ def test_introspection_and_graphiql_are_off_without_debug(api, shop, client):
     assert b"graphiql" not in page.content.lower()
 
 
+def test_a_repeated_query_is_parsed_and_validated_once_and_answers_each_caller(api, shop, other):
+    from backend.api.view import valid_document
+
+    valid_document.cache_clear()
+    query = "{ me { name } }"
+    first = api.execute(query, key=make_api_key(shop[0]))
+    second = api.execute(query, key=make_api_key(other[0]))
+    assert first.data["me"]["name"] == shop[0].name
+    assert second.data["me"]["name"] == other[0].name  # the document is shared, never the data
+    info = valid_document.cache_info()
+    assert (info.misses, info.hits) == (1, 1)
+
+
+def test_an_invalid_query_is_refused_every_time_and_never_cached(api, shop):
+    from backend.api.view import valid_document
+
+    valid_document.cache_clear()
+    key = make_api_key(shop[0])
+    for _ in range(2):
+        assert api.execute("{ nope }", key=key).error_codes == ["GRAPHQL_VALIDATION_FAILED"]
+        assert api.execute("{ me { name ", key=key).error_codes == ["GRAPHQL_VALIDATION_FAILED"]
+    assert valid_document.cache_info().currsize == 0
+
+
+def test_a_document_valid_under_debug_is_still_checked_without_it(api, shop, settings):
+    key = make_api_key(shop[0])
+    introspect = "{ __schema { queryType { name } } }"
+    settings.DEBUG = True
+    assert api.execute(introspect, key=key).data["__schema"]["queryType"]["name"] == "Query"
+    settings.DEBUG = False
+    assert api.execute(introspect, key=key).error_codes == ["GRAPHQL_VALIDATION_FAILED"]
+
+
+def test_a_mutation_over_get_is_refused(api, shop, client):
+    key = make_api_key(shop[0], "admin")
+    response = client.get(
+        "/graphql/",
+        {"query": 'mutation { storeCreate(input: {name: "x"}) { errors { code } } }'},
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
+    assert response.status_code == 405
+    assert not Store.objects.filter(name="x").exists()
+
+
 def test_unexpected_errors_are_masked(api, shop, monkeypatch):
     from backend.merchants import selectors
 
