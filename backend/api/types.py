@@ -20,7 +20,20 @@ class CountableConnection(relay.Connection):
         return iterable.count() if hasattr(iterable, "count") else len(iterable)
 
 
-class MerchantScopedType(DjangoObjectType):
+class ModelType(DjangoObjectType):
+    """A Django model's GraphQL type, with a cheap check of the objects it is given."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def is_type_of(cls, root, info):
+        # graphql-core asks this for every object in a result; graphene-django's answer first
+        # validates the model class each time. An instance of exactly our model needs none.
+        return type(root) is cls._meta.model or super().is_type_of(root, info)
+
+
+class MerchantScopedType(ModelType):
     """A model exposed as a relay node whose rows are filtered to the caller's merchant.
 
     Resolvers already ask tenant-scoped selectors; this is the second lock on the door.

@@ -14,6 +14,7 @@ from graphene_django.settings import graphene_settings
 from graphene_django.views import GraphQLView, HttpError
 from graphql import (
     DocumentNode,
+    ExecutionContext,
     ExecutionResult,
     GraphQLError,
     GraphQLSchema,
@@ -91,6 +92,15 @@ def valid_document(schema: GraphQLSchema, rules: tuple, query: str) -> DocumentN
     return document
 
 
+class SyncExecutionContext(ExecutionContext):
+    """Every resolver here is synchronous: skip graphql-core's awaitable check on each value
+    (called about four times per field, ~6% of a 100-row list's time)."""
+
+    @staticmethod
+    def is_awaitable(value) -> bool:
+        return False
+
+
 class _Invalid(Exception):
     def __init__(self, errors: list[GraphQLError]):
         super().__init__("invalid document")
@@ -103,6 +113,7 @@ class ApiGraphQLView(GraphQLView):
         rules = validation_rules(debug=settings.DEBUG, max_depth=settings.GRAPHQL_MAX_DEPTH)
         kwargs.setdefault("validation_rules", rules)
         kwargs["graphiql"] = settings.DEBUG
+        kwargs.setdefault("execution_context_class", SyncExecutionContext)
         super().__init__(**kwargs)
 
     def dispatch(self, request, *args, **kwargs):

@@ -7,14 +7,13 @@ from typing import Any
 import graphene
 from django.db.models import Q, Sum
 from graphene import relay
-from graphene_django import DjangoObjectType
 from graphene_django.fields import DjangoConnectionField
 
 from backend.api import ids
 from backend.api.errors import ServiceError
 from backend.api.mutations import BaseMutation
 from backend.api.permissions import ADMIN, ANY_KEY, BRAND, caller_of, require_key
-from backend.api.types import CountableConnection, MerchantScopedType
+from backend.api.types import CountableConnection, MerchantScopedType, ModelType
 from backend.audience.selectors import listed_pool
 from backend.merchants.schema import StoreType
 
@@ -134,7 +133,7 @@ class CampaignOffer(graphene.ObjectType):
     fee_per_redemption = graphene.Int(required=True)
 
 
-class PlacementType(DjangoObjectType):
+class PlacementType(ModelType):
     status = PlacementStatus(required=True)
     side = PlacementSide(required=True, description="The caller's side of this placement.")
     issuer_name = graphene.String(required=True)

@@ -29,9 +29,9 @@ from . import scenarios, world
 
 # Functions that mark a layer of the write-off: (module, attribute, label).
 LAYERS = [
-    ("graphene_django.views", "parse", "GraphQL parse"),
-    ("graphene_django.views", "validate", "GraphQL validation"),
-    ("graphene_django.views", "execute", "GraphQL execution (resolvers + service)"),
+    ("backend.api.view", "parse", "GraphQL parse (once per query text: cached)"),
+    ("backend.api.view", "validate", "GraphQL validation (once per query text: cached)"),
+    ("backend.api.view", "execute", "GraphQL execution (resolvers + service)"),
     ("backend.redemptions.services", "redeem_coupon", "  of which the write-off service"),
     ("backend.api.view", "authenticate_terminal", "terminal authentication (signature, nonce)"),
 ]
