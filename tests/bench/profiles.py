@@ -180,18 +180,18 @@ def profile_report(merchant_id: int) -> str:
         cursor.execute(ours, params)
         cursor.fetchall()
         out.append(
-            f"  on a plain cursor (parallel workers allowed)       {time.perf_counter() - started:7.2f}"
+            f"  on a plain cursor, as report_chunks runs it       {time.perf_counter() - started:7.2f}"
         )
     with transaction.atomic(), connection.chunked_cursor() as cursor:
         started = time.perf_counter()
         cursor.execute(ours, params)
         cursor.fetchall()
         out.append(
-            f"  on a server-side cursor, as report_chunks runs it  {time.perf_counter() - started:7.2f}"
+            f"  on a server-side cursor (never parallel)          {time.perf_counter() - started:7.2f}"
         )
     started = time.perf_counter()
     build_report(merchant=merchant, dimension=Dimension.CAMPAIGN, filters=ReportFilters())
-    out += [f"  build_report (outside a transaction: WITH HOLD)    {time.perf_counter() - started:7.2f}", ""]
+    out += [f"  build_report (visible currencies, then the above){time.perf_counter() - started:7.2f}", ""]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("EXPLAIN DECLARE bench_report NO SCROLL CURSOR WITH HOLD FOR " + ours, params)
         out += ["== the plan PostgreSQL picks for the cursor (no Gather: cursors never run parallel)"]
