@@ -360,6 +360,23 @@ def visible_currencies(*, merchant: Merchant, filters: ReportFilters) -> list[st
         return [row[0] for row in cursor.fetchall()]
 
 
+def report_statement(
+    *, merchant: Merchant, dimension: Dimension, filters: ReportFilters
+) -> tuple[str, dict] | None:
+    """The statement a report runs (report_sql), None when no campaign is in view.
+
+    With one currency in view (the common case) the currency becomes a constant filter, so
+    it leaves the sort key.
+    """
+    if filters.currency is None:
+        currencies = visible_currencies(merchant=merchant, filters=filters)
+        if not currencies:
+            return None
+        if len(currencies) == 1:
+            filters = replace(filters, currency=currencies[0])
+    return report_sql(merchant=merchant, dimension=dimension, filters=filters)
+
+
 def report_chunks(
     *, merchant: Merchant, dimension: Dimension, filters: ReportFilters, chunk_size: int = 5000
 ) -> Iterator[pd.DataFrame]:
@@ -368,14 +385,10 @@ def report_chunks(
     Each chunk has ROW_COLUMNS plus ``is_total``; exports stream these straight to files.
     """
     has_issued = dimension in _ISSUED_KEY and filters.store_id is None
-    if filters.currency is None:
-        currencies = visible_currencies(merchant=merchant, filters=filters)
-        if not currencies:
-            return  # no campaign in view: nothing to aggregate
-        if len(currencies) == 1:
-            # One currency in view (the common case): a constant, so it leaves the sort key.
-            filters = replace(filters, currency=currencies[0])
-    sql, params = report_sql(merchant=merchant, dimension=dimension, filters=filters)
+    statement = report_statement(merchant=merchant, dimension=dimension, filters=filters)
+    if statement is None:
+        return  # no campaign in view: nothing to aggregate
+    sql, params = statement
     with connection.cursor() as cursor:  # a plain cursor: see the module's docstring
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(chunk_size):

@@ -169,11 +169,11 @@ def profile_service(count: int = 300) -> str:
 
 
 def profile_report(merchant_id: int) -> str:
-    from attribution.reports import Dimension, ReportFilters, build_report, report_sql
+    from attribution.reports import Dimension, ReportFilters, build_report, report_statement
     from backend.merchants.models import Merchant
 
     merchant = Merchant.objects.get(pk=merchant_id)
-    ours, params = report_sql(merchant=merchant, dimension=Dimension.CAMPAIGN, filters=ReportFilters())
+    ours, params = report_statement(merchant=merchant, dimension=Dimension.CAMPAIGN, filters=ReportFilters())
     out = ["Timings of the report's statement (seconds):"]
     with connection.cursor() as cursor:
         started = time.perf_counter()
@@ -198,7 +198,7 @@ def profile_report(merchant_id: int) -> str:
         out += [row[0] for row in cursor.fetchall()] + [""]
     with connection.cursor() as cursor:
         for label, statement, args in (
-            ("the report's statement (attribution.reports.report_sql)", ours, params),
+            ("the report's statement (attribution.reports.report_statement)", ours, params),
             ("the reference GROUP BY", scenarios.FUNNEL_REFERENCE_SQL, {"m": merchant_id}),
             ("the reference's issued count", scenarios.FUNNEL_ISSUED_SQL, {"m": merchant_id}),
         ):
