@@ -12,5 +12,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
     path("billing/", include("billing.urls", namespace="billing")),
+    path("till/", include("backend.till.urls", namespace="till")),
     path("", include("backend.audience.urls")),
 ]

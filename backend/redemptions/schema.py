@@ -18,6 +18,7 @@ from backend.api.types import CountableConnection, MerchantScopedType
 from backend.merchants.schema import StoreType, TerminalType
 
 from . import selectors, services
+from .errors import REASON_MESSAGES, reason_message
 from .models import Redemption
 
 RedemptionStatus = graphene.Enum.from_enum(
@@ -42,6 +43,9 @@ class RedemptionType(MerchantScopedType):
     placement = graphene.Field("backend.campaigns.schema.PlacementType")
     store = graphene.Field(StoreType, required=True)
     terminal = graphene.Field(TerminalType, required=True)
+    voidable_until = graphene.DateTime(
+        description="Until when a verified write-off can be voided (the campaign's void window); null otherwise."
+    )
 
     class Meta:
         model = Redemption
@@ -79,6 +83,11 @@ class RedemptionType(MerchantScopedType):
     def resolve_terminal(root, info):
         return root.terminal
 
+    def resolve_voidable_until(root, info):
+        if root.status != Redemption.Status.VERIFIED or root.campaign is None:
+            return None
+        return root.created_at + dt.timedelta(seconds=root.campaign.void_window_seconds)
+
 
 class RedemptionReceipt(graphene.ObjectType):
     """The answer a till gets for a write-off; a retry with the same key gets it again, unchanged."""
@@ -98,6 +107,8 @@ class RedemptionReceipt(graphene.ObjectType):
     @classmethod
     def from_answer(cls, answer: dict[str, Any]) -> RedemptionReceipt:
         values = {to_snake_case(k): v for k, v in answer.items()}
+        # The stored answer is replayed as it was, but its message speaks the caller's language.
+        values["message"] = reason_message(values.get("reason_code"), verified=values["status"] == "VERIFIED")
         values["status"] = values["status"].lower()
         values["created_at"] = dt.datetime.fromisoformat(values["created_at"])
         return cls(**values)
@@ -141,6 +152,12 @@ class Query(graphene.ObjectType):
         description="Write-offs at the caller's terminals, newest first.",
     )
     redemption = graphene.Field(RedemptionType, id=graphene.ID(required=True))
+    voidable_redemptions = graphene.List(
+        graphene.NonNull(RedemptionType),
+        required=True,
+        first=graphene.Int(default_value=20, description="At most 100."),
+        description="For terminals: this terminal's verified write-offs still inside their void window, newest first.",
+    )
 
     def resolve_check_coupon(root, info, code, order_amount, currency):
         caller = require_terminal(info)
@@ -176,6 +193,12 @@ class Query(graphene.ObjectType):
             store_id=(ids.decode("Store", store_id) or 0) if store_id is not None else None,
             since=since,
             until=until,
+        )
+
+    def resolve_voidable_redemptions(root, info, first=20):
+        caller = require_terminal(info)
+        return list(
+            selectors.voidable_redemptions_for(terminal=caller.terminal, limit=max(0, min(first, 100)))
         )
 
     def resolve_redemption(root, info, id):
@@ -215,7 +238,16 @@ class RedeemCoupon(BaseMutation):
         answer = services.receipt_of(redemption)
         return cls(
             redemption=RedemptionReceipt.from_answer(answer["redemption"]),
-            errors=[UserError(**error) for error in answer["errors"]],
+            errors=[
+                UserError(
+                    field=error["field"],
+                    code=error["code"],
+                    message=reason_message(error["code"])
+                    if error["code"] in REASON_MESSAGES
+                    else error["message"],
+                )
+                for error in answer["errors"]
+            ],
         )
 
 
