@@ -315,6 +315,7 @@
     const panel = $("check-result");
     panel.dataset.ok = String(check.ok);
     panel.dataset.reasonCode = check.reasonCode || "";
+    $("check-status").hidden = check.ok;
     $("check-campaign").textContent = check.campaignName || "";
     $("check-order").textContent = formatMoney(check.orderAmount, check.currency);
     $("check-discount").textContent = formatMoney(check.discountAmount, check.currency);
