@@ -287,3 +287,23 @@ def test_a_pairing_link_pairs_the_phone_that_opens_it(page, shop):
     till_ready(page)
     assert "#pair" not in page.url  # the code leaves the address bar once used
     assert TerminalPairing.objects.get().used_at is not None
+
+
+def test_nothing_that_moves_money_is_queued_offline(page, context, shop):
+    pair(page, shop)
+    till_ready(page)
+    page.get_by_label("Coupon code").fill(shop.setup.coupons[0].code)
+    page.get_by_label(re.compile("Order amount")).fill("30")
+    page.get_by_role("button", name="Check coupon").click()
+    expect(page.get_by_role("button", name="Confirm write-off")).to_be_visible()
+    context.set_offline(True)
+    expect(page.get_by_text("No network.")).to_be_visible()
+    page.get_by_role("button", name="Confirm write-off").click()
+    expect(page.get_by_role("status").filter(has_text="Waiting for the network…")).to_be_visible()
+    page.close()  # the cashier gives up: the write-off lived only on that screen
+    context.set_offline(False)
+    again = context.new_page()
+    again.goto(f"{shop.url}/till/")
+    till_ready(again)
+    expect(again.get_by_text("No write-offs to void.")).to_be_visible()
+    assert Redemption.objects.count() == 0
