@@ -64,6 +64,15 @@ class Shop:
 @pytest.fixture
 def shop(live_server, transactional_db) -> Shop:
     setup = pos_setup(coupons=3)
+    # Names a shop would have, for the screenshots in docs/screenshots/.
+    for row, name in (
+        (setup.merchant, "Sweet Spoon"),
+        (setup.store, "Jing'an"),
+        (setup.terminal, "Counter phone"),
+        (setup.campaign, "5 off any dessert"),
+    ):
+        type(row).objects.filter(pk=row.pk).update(name=name)
+        row.name = name
     return Shop(
         setup=setup,
         admin_key=make_api_key(setup.merchant, "admin"),
