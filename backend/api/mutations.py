@@ -7,8 +7,7 @@ from typing import Any, ClassVar
 import graphene
 from graphene.utils.str_converters import to_camel_case
 
-from backend.merchants.authentication import Caller
-
+from .callers import Caller
 from .errors import ServiceError
 from .permissions import ANY_KEY, require_key, require_terminal
 

@@ -26,7 +26,7 @@ from graphql import (
     validate,
 )
 
-from backend.merchants.authentication import (
+from backend.gateway.authentication import (
     AuthenticationFailed,
     authenticate_api_key,
     authenticate_terminal,
