@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import logging
+from types import SimpleNamespace
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseNotAllowed, JsonResponse
+from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseNotAllowed, JsonResponse, QueryDict
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from graphene.validation import DisableIntrospection, depth_limit_validator
@@ -34,7 +35,7 @@ from backend.gateway.authentication import (
 
 logger = logging.getLogger(__name__)
 
-TERMINAL_HEADERS = ("HTTP_X_TERMINAL_ID", "HTTP_X_TIMESTAMP", "HTTP_X_SIGNATURE")
+TERMINAL_HEADERS = ("HTTP_X_TERMINAL_ID", "HTTP_X_TIMESTAMP", "HTTP_X_NONCE", "HTTP_X_SIGNATURE")
 
 
 def _error_response(code: str, message: str, status: int) -> JsonResponse:
@@ -53,7 +54,11 @@ def authenticate_request(request: HttpRequest):
         return authenticate_terminal(
             terminal_uid=meta.get("HTTP_X_TERMINAL_ID", ""),
             timestamp=meta.get("HTTP_X_TIMESTAMP", ""),
+            nonce=meta.get("HTTP_X_NONCE", ""),
             signature=meta.get("HTTP_X_SIGNATURE", ""),
+            method=request.method,
+            path=request.path,
+            query=meta.get("QUERY_STRING", ""),
             body=request.body,
         )
     if authorization:
@@ -124,6 +129,14 @@ class ApiGraphQLView(GraphQLView):
         except AuthenticationFailed as exc:
             return _error_response(exc.code, exc.message, 401)
         return super().dispatch(request, *args, **kwargs)
+
+    @staticmethod
+    def get_graphql_params(request, data):
+        """A POST's operation comes from its body alone, never from the URL's query string:
+        what runs is exactly what the caller sent as the body (and a till signed)."""
+        if request.method == "POST":
+            request = SimpleNamespace(GET=QueryDict())
+        return GraphQLView.get_graphql_params(request, data)
 
     def execute_graphql_request(self, request, data, query, variables, operation_name, show_graphiql=False):
         """graphene-django's, with the parsed and validated document cached (valid_document).

@@ -101,17 +101,17 @@ class ApiKey(models.Model):
 
 
 class TerminalRequestNonce(models.Model):
-    """A signature already seen from a terminal: a second request with it is a replay.
+    """A nonce already seen from a terminal: a second request with it is a replay.
 
     Kept in PostgreSQL (not Redis) so that the POS path does not depend on the broker;
     rows older than the signature window are purged by a periodic task.
     """
 
     terminal = models.ForeignKey(Terminal, on_delete=models.CASCADE, related_name="+")
-    signature = models.CharField(max_length=64)
+    nonce = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["terminal", "signature"], name="terminal_nonce_unique"),
+            models.UniqueConstraint(fields=["terminal", "nonce"], name="terminal_nonce_unique"),
         ]
