@@ -9,7 +9,6 @@ none gets ``CommonError``. The wire shape is ``errors { field code message }`` e
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from enum import Enum
 from typing import Any, ClassVar
 
@@ -72,9 +71,13 @@ def errors_field(error_codes: ErrorCodes) -> graphene.List:
     return graphene.List(graphene.NonNull(error_type(error_codes)), required=True)
 
 
-def payload_errors(error_codes: ErrorCodes, errors: Iterable[FieldError]) -> list[graphene.ObjectType]:
+def payload_errors(error_codes: ErrorCodes, errors: list[FieldError]) -> list[graphene.ObjectType]:
     """Service errors as the domain's error objects, fields in the API's camelCase."""
     error_cls = error_type(error_codes)
+    known = set(error_code_values(error_codes))
+    for e in errors:
+        if e.code not in known:  # the enum could not carry it: say which declaration is short
+            raise TypeError(f"{e.code} is not a {error_cls.__name__} code: add its enum to error_codes.")
     return [
         error_cls(field=to_camel_case(e.field) if e.field else None, code=e.code, message=e.message)
         for e in errors

@@ -6,11 +6,13 @@ from __future__ import annotations
 import importlib
 from enum import Enum
 
+import pytest
 from graphene.utils.str_converters import to_camel_case
 from graphql import GraphQLEnumType, GraphQLList, GraphQLNonNull, GraphQLObjectType
 
-from backend.api.errors import CommonErrorCode
-from backend.api.mutations import BaseMutation, error_code_values
+from backend.api.errors import CommonErrorCode, FieldError
+from backend.api.mutations import BaseMutation, error_code_values, payload_errors
+from backend.campaigns.errors import CampaignErrorCode
 from backend.config.schema import APPS, Mutation, schema
 
 GRAPHQL = schema.graphql_schema
@@ -89,3 +91,20 @@ def test_a_domain_enum_holds_the_common_codes_and_keeps_the_code_strings():
     assert enum.serialize("NOT_DRAFT") == "NOT_DRAFT"
     till = GRAPHQL.type_map["RedemptionErrorCode"]
     assert {"ALREADY_REDEEMED", "BUDGET_EXHAUSTED", "IDEMPOTENCY_KEY_REUSED", "TOO_LONG"} <= set(till.values)
+
+
+def test_payload_errors_keep_the_code_and_camel_case_the_field():
+    [error] = payload_errors(
+        CampaignErrorCode, [FieldError(code="NOT_DRAFT", message="m", field="amount_off")]
+    )
+    assert (type(error).__name__, error.field, error.code, error.message) == (
+        "CampaignError",
+        "amountOff",
+        "NOT_DRAFT",
+        "m",
+    )
+
+
+def test_a_code_missing_from_the_declared_enum_names_the_declaration():
+    with pytest.raises(TypeError, match="NOT_DRAFT is not a CommonError code: add its enum to error_codes"):
+        payload_errors(CommonErrorCode, [FieldError(code="NOT_DRAFT", message="m")])
