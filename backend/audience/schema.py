@@ -14,6 +14,7 @@ from backend.api.permissions import ADMIN, ANY_KEY, BRAND, require_key
 from backend.api.types import CountableConnection, MerchantScopedType
 
 from . import imports, selectors, services
+from .errors import AudienceErrorCode
 from .models import Fan, FanImport, FanPool, PoolMembership
 
 WRITE = (ADMIN, BRAND)
@@ -212,6 +213,7 @@ class FanPoolUpdateInput(graphene.InputObjectType):
 
 
 class FanPoolCreate(BaseMutation):
+    error_codes = AudienceErrorCode
     fan_pool = graphene.Field(FanPoolType)
     roles = WRITE
 
@@ -233,6 +235,7 @@ class FanPoolCreate(BaseMutation):
 
 
 class FanPoolUpdate(BaseMutation):
+    error_codes = AudienceErrorCode
     fan_pool = graphene.Field(FanPoolType)
     roles = WRITE
 
@@ -260,6 +263,8 @@ class FanInput(FanIdentityInput):
 
 class PoolFansAdd(BaseMutation):
     """Add up to 1000 consented fans: all, or none if any is invalid (errors name fans.<i>.<field>)."""
+
+    error_codes = AudienceErrorCode
 
     fan_pool = graphene.Field(FanPoolType)
     added = graphene.Int()
@@ -289,6 +294,8 @@ class PoolFansAdd(BaseMutation):
 
 class PoolFanConsentWithdraw(BaseMutation):
     """Record a fan's withdrawal of consent: named by membership id or by its phone / open id."""
+
+    error_codes = AudienceErrorCode
 
     membership = graphene.Field(PoolMembershipType)
     roles = WRITE
@@ -320,6 +327,8 @@ class PoolFanConsentWithdraw(BaseMutation):
 
 class FanImportCreate(BaseMutation):
     """Import a small CSV file given as text (up to 1 MiB); larger files: POST /imports/fans/<poolId>."""
+
+    error_codes = AudienceErrorCode
 
     fan_import = graphene.Field(FanImportType)
     roles = WRITE

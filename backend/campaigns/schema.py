@@ -18,6 +18,7 @@ from backend.audience.selectors import listed_pool
 from backend.merchants.schema import StoreType
 
 from . import selectors, services
+from .errors import CampaignErrorCode, PlacementErrorCode
 from .models import Campaign, CampaignSlot, Placement
 from .terms import TERM_FIELDS
 
@@ -290,6 +291,7 @@ def _terms_from(input_: dict) -> tuple[dict, list[int | None] | None]:
 
 
 class CampaignCreate(BaseMutation):
+    error_codes = CampaignErrorCode
     campaign = graphene.Field(CampaignType)
     roles = WRITE
 
@@ -304,6 +306,7 @@ class CampaignCreate(BaseMutation):
 
 
 class CampaignUpdate(BaseMutation):
+    error_codes = CampaignErrorCode
     campaign = graphene.Field(CampaignType)
     roles = WRITE
 
@@ -322,6 +325,7 @@ class CampaignUpdate(BaseMutation):
 
 def _campaign_transition(service, doc: str):
     class Transition(BaseMutation):
+        error_codes = CampaignErrorCode
         __doc__ = doc
         campaign = graphene.Field(CampaignType)
         roles = WRITE
@@ -360,6 +364,7 @@ class PlacementProposeInput(graphene.InputObjectType):
 
 
 class PlacementPropose(BaseMutation):
+    error_codes = PlacementErrorCode
     placement = graphene.Field(PlacementType)
     roles = WRITE
 
@@ -381,6 +386,7 @@ class PlacementPropose(BaseMutation):
 
 def _placement_action(service, doc: str):
     class Action(BaseMutation):
+        error_codes = PlacementErrorCode
         __doc__ = doc
         placement = graphene.Field(PlacementType)
         roles = WRITE

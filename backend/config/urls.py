@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from backend.api.view import ApiGraphQLView
 from backend.config.health import healthz
+from backend.gateway.view import ApiGraphQLView
 
 urlpatterns = [
     path("admin/", admin.site.urls),

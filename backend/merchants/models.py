@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from backend.api import callers
+
 
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
@@ -71,10 +73,7 @@ class Terminal(models.Model):
 
 
 class ApiKey(models.Model):
-    class Role(models.TextChoices):
-        ADMIN = "admin", "Admin"
-        BRAND = "brand", "Brand"
-        FINANCE = "finance", "Finance"
+    Role = callers.Role  # the ground's roles: permissions check them without knowing this model
 
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="api_keys")
     name = models.CharField(max_length=200)

@@ -7,18 +7,18 @@ from typing import Any
 
 import graphene
 from graphene import relay
-from graphene.utils.str_converters import to_camel_case, to_snake_case
+from graphene.utils.str_converters import to_snake_case
 from graphene_django.fields import DjangoConnectionField
 
 from backend.api import ids
 from backend.api.errors import ServiceError
-from backend.api.mutations import BaseMutation, UserError
+from backend.api.mutations import BaseMutation, errors_field, payload_errors
 from backend.api.permissions import ANY_KEY, not_found, require_key, require_terminal
 from backend.api.types import CountableConnection, MerchantScopedType
 from backend.merchants.schema import StoreType, TerminalType
 
 from . import selectors, services
-from .errors import REASON_MESSAGES, reason_message
+from .errors import REASON_MESSAGES, RedemptionErrorCode, RedemptionReason, reason_message
 from .models import Redemption
 
 RedemptionStatus = graphene.Enum.from_enum(
@@ -26,11 +26,9 @@ RedemptionStatus = graphene.Enum.from_enum(
 )
 
 
-def _user_errors(errors) -> list[UserError]:
-    return [
-        UserError(field=to_camel_case(e.field) if e.field else None, code=e.code, message=e.message)
-        for e in errors
-    ]
+# The till's errors: a refused request's codes, and a rejected write-off's reason (which
+# redeemCoupon also returns in ``errors``), as they are documented.
+REDEMPTION_ERRORS = (RedemptionErrorCode, RedemptionReason)
 
 
 class RedemptionType(MerchantScopedType):
@@ -130,7 +128,7 @@ class CouponCheck(graphene.ObjectType):
 
 class CouponCheckPayload(graphene.ObjectType):
     check = graphene.Field(CouponCheck)
-    errors = graphene.List(graphene.NonNull(UserError), required=True)
+    errors = errors_field(REDEMPTION_ERRORS)
 
 
 class Query(graphene.ObjectType):
@@ -166,7 +164,7 @@ class Query(graphene.ObjectType):
                 terminal=caller.terminal, code=code, order_amount=order_amount, currency=currency
             )
         except ServiceError as exc:
-            return CouponCheckPayload(check=None, errors=_user_errors(exc.errors))
+            return CouponCheckPayload(check=None, errors=payload_errors(REDEMPTION_ERRORS, exc.errors))
         return CouponCheckPayload(
             check=CouponCheck(
                 ok=check.ok,
@@ -219,6 +217,8 @@ class RedeemCoupon(BaseMutation):
     returns the first answer unchanged and writes nothing.
     """
 
+    error_codes = REDEMPTION_ERRORS
+
     redemption = graphene.Field(RedemptionReceipt)
     for_terminal = True
 
@@ -234,12 +234,12 @@ class RedeemCoupon(BaseMutation):
         try:
             redemption = services.redeem_coupon(terminal=caller.terminal, **kwargs)
         except ServiceError as exc:
-            return cls(redemption=None, errors=_user_errors(exc.errors))
+            return cls(redemption=None, errors=payload_errors(REDEMPTION_ERRORS, exc.errors))
         answer = services.receipt_of(redemption)
         return cls(
             redemption=RedemptionReceipt.from_answer(answer["redemption"]),
             errors=[
-                UserError(
+                cls.error_type()(
                     field=error["field"],
                     code=error["code"],
                     message=reason_message(error["code"])
@@ -253,6 +253,8 @@ class RedeemCoupon(BaseMutation):
 
 class VoidRedemption(BaseMutation):
     """Undo a verified write-off within the campaign's void window (same merchant's terminals)."""
+
+    error_codes = REDEMPTION_ERRORS
 
     redemption = graphene.Field(RedemptionType)
     for_terminal = True

@@ -9,9 +9,11 @@ from backend.api.errors import ServiceError
 from backend.api.mutations import BaseMutation
 from backend.api.permissions import ADMIN
 from backend.merchants import selectors as merchant_selectors
+from backend.merchants.errors import MerchantErrorCode
 from backend.merchants.schema import TerminalType
 
 from . import services
+from .errors import TillErrorCode
 from .qr import pairing_qr_svg, pairing_url
 
 
@@ -35,6 +37,8 @@ class TerminalPairingCreateInput(graphene.InputObjectType):
 
 class TerminalPairingCreate(BaseMutation):
     """A single-use pairing code, valid 10 minutes, for a new or an existing terminal."""
+
+    error_codes = (TillErrorCode, MerchantErrorCode)  # a new terminal: the store may be inactive
 
     pairing = graphene.Field(TerminalPairingCode)
     roles = (ADMIN,)

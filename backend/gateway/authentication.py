@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from . import credentials
-from .models import ApiKey, Merchant, Terminal
+from backend.api.callers import Caller
+from backend.merchants import credentials
+from backend.merchants.models import ApiKey, Terminal
 
 # last_used_at is informative; writing it on every request would make the key row hot.
 LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
@@ -23,18 +23,6 @@ class AuthenticationFailed(Exception):
         self.code = code
         self.message = message
         super().__init__(message)
-
-
-@dataclass(frozen=True)
-class Caller:
-    merchant: Merchant
-    role: str | None = None  # set for API keys
-    api_key: ApiKey | None = None
-    terminal: Terminal | None = None
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.terminal is not None
 
 
 def authenticate_api_key(raw_key: str) -> Caller:

@@ -27,7 +27,7 @@ from graphql import (
     validate,
 )
 
-from backend.merchants.authentication import (
+from backend.gateway.authentication import (
     AuthenticationFailed,
     authenticate_api_key,
     authenticate_terminal,
