@@ -169,6 +169,10 @@ DEMO_SEED_HOOKS: list[str] = [
     "backend.audience.demo.seed",  # first: campaigns' demo places into the pool it seeds
     "backend.campaigns.demo.seed",
 ]
+# Outbox: events per task and per handler transaction; attempts before an event is
+# dead-lettered (an error log, then it waits for the admin's retry action).
+OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=200)
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)
 # Modules imported by the outbox app at start-up to register extra handlers (tests only).
 OUTBOX_EXTRA_HANDLER_MODULES = env.list("OUTBOX_EXTRA_HANDLER_MODULES", default=[])
 
