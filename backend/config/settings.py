@@ -157,7 +157,18 @@ BILLING_STRIPE_WEBHOOK_SECRET = env.str("BILLING_STRIPE_WEBHOOK_SECRET", default
 
 # --- Network rules -----------------------------------------------------------
 # Key for hashing fan identifiers (phone numbers, open ids): raw values are never stored.
-FAN_ID_HASH_KEY = env.str("FAN_ID_HASH_KEY", default=SECRET_KEY)
+# A key of its own, required when DEBUG is off: rotating SECRET_KEY must not split every
+# fan's identity (scripts keep one per install in .local/fan_id_hash_key).
+FAN_ID_HASH_KEY = env.str(
+    "FAN_ID_HASH_KEY", default="dev-insecure-fan-id-key" if DEBUG else environ.Env.NOTSET
+)
+# Fernet keys for terminal secrets, comma separated: the first encrypts, all decrypt, so a
+# new key goes first and `manage.py rotate_terminal_secrets` re-encrypts every row with it.
+# Required when DEBUG is off (scripts keep one per install in .local/terminal_secret_keys).
+TERMINAL_SECRET_KEYS = env.list("TERMINAL_SECRET_KEYS", default=[] if DEBUG else environ.Env.NOTSET)
+# Rows written before TERMINAL_SECRET_KEYS existed were encrypted with a key derived from
+# SECRET_KEY; it still decrypts (never encrypts) until this is turned off, after a rotation.
+TERMINAL_SECRET_LEGACY_DECRYPT = env.bool("TERMINAL_SECRET_LEGACY_DECRYPT", default=True)
 TERMINAL_SIGNATURE_MAX_SKEW_SECONDS = 300
 POS_MAX_WRITEOFFS_PER_MINUTE = env.int("POS_MAX_WRITEOFFS_PER_MINUTE", default=120)
 POS_MAX_REJECTIONS = env.int("POS_MAX_REJECTIONS", default=10)
