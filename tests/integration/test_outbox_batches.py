@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import time
 from collections import Counter
 
 import pytest
@@ -174,3 +175,28 @@ def test_the_lag_is_the_age_of_the_oldest_waiting_event(test_handlers):
     assert 42 <= selectors.outbox_lag_seconds() < 60
     services.process_event(old.pk)
     assert selectors.outbox_lag_seconds() < 5
+
+
+def test_the_publisher_sends_what_committed_meanwhile_as_one_task(monkeypatch):
+    import threading
+
+    sent: list[list[int]] = []
+    first_call, release = threading.Event(), threading.Event()
+
+    def fake_send(event_ids):
+        sent.append(list(event_ids))
+        if len(sent) == 1:
+            first_call.set()
+            release.wait(5)  # the broker is slow: more events commit meanwhile
+
+    monkeypatch.setattr(services, "_send", fake_send)
+    publisher = services._Publisher()
+    publisher.submit(1)
+    assert first_call.wait(5)
+    for event_id in (2, 3, 4, 5):
+        publisher.submit(event_id)
+    release.set()
+    deadline = time.monotonic() + 5
+    while sum(len(ids) for ids in sent) < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sent == [[1], [2, 3, 4, 5]]
