@@ -10,5 +10,7 @@ class AttributionConfig(AppConfig):
 
         from . import handlers, reconcile  # noqa: F401  (reconcile registers its checks)
 
-        register(REDEMPTION_VERIFIED, name="attribution.record")(handlers.record_verified)
+        register(REDEMPTION_VERIFIED, name="attribution.record", batch=handlers.record_verified_batch)(
+            handlers.record_verified
+        )
         register(REDEMPTION_VOIDED, name="attribution.void")(handlers.record_voided)

@@ -22,6 +22,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from openpyxl import Workbook
 
+from backend.api.spreadsheets import safe_frame, safe_row
+
 from .models import ReportExport
 from .reports import ROW_COLUMNS, Dimension, ReportFilters, build_report, encode_key, report_chunks
 
@@ -99,10 +101,13 @@ def write_files(export: ReportExport) -> int:
         ):
             frame = _for_files(chunk, dimension)
             rows += int((~frame["is_total"]).sum())
-            frame.to_csv(csv_file, header=False, index=False)
+            # Parquet keeps the values as they are (typed data, not a spreadsheet); CSV and
+            # XLSX cells that a spreadsheet would run as formulas are neutralised.
             parquet.write_table(pa.Table.from_pandas(frame, schema=_SCHEMA, preserve_index=False))
+            frame = safe_frame(frame)
+            frame.to_csv(csv_file, header=False, index=False)
             for record in frame.itertuples(index=False, name=None):
-                sheet.append([_cell(v) for v in record])
+                sheet.append(safe_row(_cell(v) for v in record))
     workbook.save(paths["xlsx"])
     write_chart(merchant=merchant, filters=filters, path=paths["png"])
     export.files = {fmt: str(path.relative_to(settings.MEDIA_ROOT)) for fmt, path in paths.items()}

@@ -18,3 +18,8 @@ def record_verified(event) -> None:
 def record_voided(event) -> None:
     """REDEMPTION_VOIDED -> the record is marked voided; it is never deleted."""
     services.void_record(redemption_id=_redemption_id(event))
+
+
+def record_verified_batch(events) -> None:
+    """The batch form of :func:`record_verified` (the outbox falls back to it per event)."""
+    services.record_for_redemptions(redemption_ids=[_redemption_id(e) for e in events])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -83,6 +84,29 @@ def record_for_redemption(*, redemption_id: int) -> AttributionRecord | None:
         return record
 
 
+def record_for_redemptions(*, redemption_ids: Sequence[int]) -> dict[int, AttributionRecord]:
+    """The batch form of :func:`record_for_redemption`, with the same guarantees: the records
+    of these redemptions by redemption id, created where missing (rejected and unknown ones
+    have none). A handful of statements for the whole batch, whatever its size."""
+    ids = sorted(set(redemption_ids))
+    with transaction.atomic():
+        have = set(
+            AttributionRecord.objects.filter(redemption_id__in=ids).values_list("redemption_id", flat=True)
+        )
+        missing = [i for i in ids if i not in have]
+        if missing:
+            redemptions = (
+                Redemption.objects.select_related("coupon", "campaign", "placement", "coupon__placement")
+                .filter(pk__in=missing, status__in=ATTRIBUTABLE_STATUSES, coupon__isnull=False)
+                .order_by("pk")
+            )
+            rows = [AttributionRecord(**_record_values(r)) for r in redemptions]
+            if rows:
+                AttributionRecord.objects.bulk_create(rows, ignore_conflicts=True)
+                _refresh_new_customers(sorted({(r.issuer_id, r.fan_id) for r in rows}))
+        return {r.redemption_id: r for r in AttributionRecord.objects.filter(redemption_id__in=ids)}
+
+
 def void_record(*, redemption_id: int) -> AttributionRecord | None:
     """Mark the record of a voided redemption voided (creating it first if its event lags).
 
@@ -141,6 +165,48 @@ def _refresh_new_customer(*, issuer_id: int, fan_id: int) -> None:
                 "WHERE id = %s AND NOT is_new_customer",
                 [winner],
             )
+
+
+# The new-customer winner of each pair (as in _refresh_new_customer), then the flags.
+_CLEAR_LOSERS = """
+WITH pairs AS (SELECT * FROM unnest(%(issuers)s::bigint[], %(fans)s::bigint[]) AS p(issuer_id, fan_id)),
+winners AS (
+    SELECT DISTINCT ON (r.issuer_id, r.fan_id) r.id FROM attribution_attributionrecord r
+      JOIN pairs p ON p.issuer_id = r.issuer_id AND p.fan_id = r.fan_id
+     WHERE r.voided_at IS NULL
+     ORDER BY r.issuer_id, r.fan_id, r.redeemed_at, r.redemption_id)
+UPDATE attribution_attributionrecord r SET is_new_customer = false FROM pairs p
+ WHERE p.issuer_id = r.issuer_id AND p.fan_id = r.fan_id AND r.is_new_customer
+   AND r.id NOT IN (SELECT id FROM winners)
+"""
+_SET_WINNERS = """
+WITH pairs AS (SELECT * FROM unnest(%(issuers)s::bigint[], %(fans)s::bigint[]) AS p(issuer_id, fan_id)),
+winners AS (
+    SELECT DISTINCT ON (r.issuer_id, r.fan_id) r.id FROM attribution_attributionrecord r
+      JOIN pairs p ON p.issuer_id = r.issuer_id AND p.fan_id = r.fan_id
+     WHERE r.voided_at IS NULL
+     ORDER BY r.issuer_id, r.fan_id, r.redeemed_at, r.redemption_id)
+UPDATE attribution_attributionrecord r SET is_new_customer = true
+ WHERE r.id IN (SELECT id FROM winners) AND NOT r.is_new_customer
+"""
+
+
+def _refresh_new_customers(pairs: list[tuple[int, int]]) -> None:
+    """:func:`_refresh_new_customer` for many (issuer, fan) pairs in four statements: the
+    pairs' advisory locks in key order (so two batches cannot deadlock), then the flags."""
+    if not pairs:
+        return
+    params = {"issuers": [p[0] for p in pairs], "fans": [p[1] for p in pairs]}
+    with connection.cursor() as cursor:
+        # OFFSET 0 keeps the sorted subquery whole, so the locks are taken in key order.
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(%s, k)) FROM "
+            "(SELECT DISTINCT k FROM unnest(%s::int[]) AS k ORDER BY k OFFSET 0) AS keys",
+            [_LOCK_NAMESPACE, sorted({_pair_key(i, f) for i, f in pairs})],
+        )
+        # Clear first, then set: the partial unique index is checked row by row.
+        cursor.execute(_CLEAR_LOSERS, params)
+        cursor.execute(_SET_WINNERS, params)
 
 
 # Advisory locks take two int4 keys: a namespace for this use, and the pair folded to int4.

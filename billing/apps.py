@@ -10,5 +10,5 @@ class BillingConfig(AppConfig):
 
         from . import handlers, reconcile  # noqa: F401  (reconcile registers its checks)
 
-        register(REDEMPTION_VERIFIED, name="billing.charge")(handlers.charge)
+        register(REDEMPTION_VERIFIED, name="billing.charge", batch=handlers.charge_batch)(handlers.charge)
         register(REDEMPTION_VOIDED, name="billing.void")(handlers.void)

@@ -22,3 +22,8 @@ def charge(event) -> None:
 def void(event) -> None:
     """REDEMPTION_VOIDED -> a reversal (pending charge) or a credit (locked charge)."""
     services.undo_charge(redemption_id=_redemption_id(event))
+
+
+def charge_batch(events) -> None:
+    """The batch form of :func:`charge` (the outbox falls back to it per event)."""
+    services.charge_redemptions(redemption_ids=[_redemption_id(e) for e in events])

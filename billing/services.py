@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Sequence
 
 from django.db import transaction
 from django.db.models import Q
@@ -150,7 +151,7 @@ def charge_redemption(*, redemption_id: int) -> Posting | None:
     Returns None when there is nothing to charge (rejected, voided, or not attributed).
     """
     with transaction.atomic():
-        redemption = Redemption.objects.select_for_update().filter(pk=redemption_id).first()
+        redemption = Redemption.objects.select_for_update(no_key=True).filter(pk=redemption_id).first()
         if redemption is None:
             return None
         existing = Posting.objects.filter(redemption_id=redemption_id, kind=Posting.Kind.CHARGE).first()
@@ -187,6 +188,94 @@ def charge_redemption(*, redemption_id: int) -> Posting | None:
         return posting
 
 
+def charge_redemptions(*, redemption_ids: Sequence[int]) -> list[Posting]:
+    """The batch form of :func:`charge_redemption`, with the same guarantees (the redemption
+    rows are locked, in id order, while deciding); the postings this call created.
+
+    A handful of statements for the whole batch: the records, the placements' terms, the
+    accounts, the postings and their lines each in one query."""
+    ids = sorted(set(redemption_ids))
+    with transaction.atomic():
+        locked = list(
+            Redemption.objects.select_for_update(no_key=True)
+            .filter(pk__in=ids)
+            .order_by("pk")
+            .values_list("pk", "status")
+        )
+        charged = set(
+            Posting.objects.filter(redemption_id__in=ids, kind=Posting.Kind.CHARGE).values_list(
+                "redemption_id", flat=True
+            )
+        )
+        todo = [pk for pk, status in locked if status == Redemption.Status.VERIFIED and pk not in charged]
+        if not todo:
+            return []
+        records = attribution_services.record_for_redemptions(redemption_ids=todo)
+        billable = [
+            records[pk]
+            for pk in todo
+            if pk in records and records[pk].in_attribution_window and records[pk].voided_at is None
+        ]
+        if not billable:
+            return []
+        terms = {
+            t["pk"]: t
+            for t in Placement.objects.filter(pk__in={r.placement_id for r in billable}).values(
+                "pk", "publisher_share_bps", "campaign__void_window_seconds"
+            )
+        }
+        splits = {
+            r.redemption_id: split_fee(r.fee_amount, terms[r.placement_id]["publisher_share_bps"])
+            for r in billable
+        }
+        postings = Posting.objects.bulk_create(
+            Posting(
+                kind=Posting.Kind.CHARGE,
+                redemption_id=r.redemption_id,
+                issuer_id=r.issuer_id,
+                publisher_id=r.publisher_id,
+                campaign_id=r.campaign_id,
+                currency=r.currency,
+                fee_amount=splits[r.redemption_id].fee,
+                occurred_at=r.redeemed_at,
+            )
+            for r in billable
+        )
+        planned = []
+        for record, posting in zip(billable, postings, strict=True):
+            split = splits[record.redemption_id]
+            amounts = [
+                (record.issuer_id, Kind.ISSUER_RECEIVABLE, split.fee),
+                (record.publisher_id, Kind.PUBLISHER_PAYABLE, -split.publisher),
+                (None, Kind.PLATFORM_REVENUE, -split.platform),
+            ]
+            if sum(amount for _, _, amount in amounts) != 0:
+                raise UnbalancedPosting(f"posting {posting.pk} lines {amounts} do not sum to zero")
+            lock_after = record.redeemed_at + dt.timedelta(
+                seconds=terms[record.placement_id]["campaign__void_window_seconds"]
+            )
+            planned += [(posting, m, kind, amount, lock_after) for m, kind, amount in amounts if amount != 0]
+        accounts = {}
+        for currency in {p.currency for p, *_ in planned}:
+            keys = {(m, kind) for p, m, kind, _, _ in planned if p.currency == currency}
+            accounts.update({(m, kind, currency): a for (m, kind), a in accounts_for(keys, currency).items()})
+        LedgerEntry.objects.bulk_create(
+            LedgerEntry(
+                posting=posting,
+                account=accounts[(m, kind, posting.currency)],
+                merchant_id=m,
+                issuer_id=posting.issuer_id,
+                account_kind=kind,
+                amount=amount,
+                currency=posting.currency,
+                state=State.PENDING,
+                lock_after=lock_after,
+            )
+            for posting, m, kind, amount, lock_after in planned
+        )
+        return postings
+
+
 def undo_charge(*, redemption_id: int, now: dt.datetime | None = None) -> Posting | None:
     """Undo the charge of a voided write-off, exactly once.
 
@@ -197,7 +286,7 @@ def undo_charge(*, redemption_id: int, now: dt.datetime | None = None) -> Postin
     """
     now = now or timezone.now()
     with transaction.atomic():
-        redemption = Redemption.objects.select_for_update().filter(pk=redemption_id).first()
+        redemption = Redemption.objects.select_for_update(no_key=True).filter(pk=redemption_id).first()
         if redemption is None or redemption.status != Redemption.Status.VOIDED:
             return None
         charge = (

@@ -32,6 +32,8 @@ fi
 export DATABASE_URL REDIS_URL
 
 # A secret per install, kept in .local/, unless the environment gives one.
+PRIOR_INSTALL=0
+[ -s "$LOCAL/secret_key" ] && PRIOR_INSTALL=1
 if [ -z "${SECRET_KEY:-}" ]; then
   [ -s "$LOCAL/secret_key" ] || "$PY" -c "import secrets; print(secrets.token_urlsafe(48))" > "$LOCAL/secret_key"
   SECRET_KEY="$(cat "$LOCAL/secret_key")"
@@ -57,6 +59,24 @@ ensure_browser() {
     return 1
   }
 }
+# Keys of their own, per install, so rotating SECRET_KEY splits no fan and locks out no till.
+# An install that predates the fan key keeps hashing fans as before: its key starts as a
+# copy of the install's secret (fans hashed with it keep their identity).
+if [ -z "${FAN_ID_HASH_KEY:-}" ]; then
+  if [ ! -s "$LOCAL/fan_id_hash_key" ]; then
+    if [ "$PRIOR_INSTALL" = 1 ]; then printf '%s\n' "$SECRET_KEY" > "$LOCAL/fan_id_hash_key"
+    else "$PY" -c "import secrets; print(secrets.token_urlsafe(48))" > "$LOCAL/fan_id_hash_key"; fi
+  fi
+  FAN_ID_HASH_KEY="$(cat "$LOCAL/fan_id_hash_key")"
+fi
+export FAN_ID_HASH_KEY
+# Fernet keys for terminal secrets (first encrypts, all decrypt): see `manage.py rotate_terminal_secrets`.
+if [ -z "${TERMINAL_SECRET_KEYS:-}" ]; then
+  [ -s "$LOCAL/terminal_secret_keys" ] || "$PY" -c \
+    "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())" > "$LOCAL/terminal_secret_keys"
+  TERMINAL_SECRET_KEYS="$(cat "$LOCAL/terminal_secret_keys")"
+fi
+export TERMINAL_SECRET_KEYS
 
 stop_embedded() {
   if [ "$STARTED_EMBEDDED" = 1 ] && [ "${KEEP_EMBEDDED:-0}" != 1 ]; then

@@ -11,6 +11,7 @@ from backend.api import ids
 from backend.api.errors import CommonErrorCode, ServiceError
 from backend.api.mutations import BaseMutation
 from backend.api.permissions import ADMIN, ANY_KEY, BRAND, require_key
+from backend.api.selection import selected_paths
 from backend.api.types import CountableConnection, MerchantScopedType
 
 from . import imports, selectors, services
@@ -185,7 +186,9 @@ class Query(graphene.ObjectType):
             pool = selectors.pool_for_owner(merchant=caller.merchant, pool_id=ids.decode("FanPool", pool_id))
             if pool is None:
                 return FanImport.objects.none()
-        return selectors.fan_imports_for(merchant=caller.merchant, pool=pool)
+        return selectors.fan_imports_for(
+            merchant=caller.merchant, pool=pool, with_pool_counts="pool.memberCount" in selected_paths(info)
+        )
 
     def resolve_pool_directory(root, info, category=None, **kwargs):
         require_key(info, ANY_KEY)

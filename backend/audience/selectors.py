@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from .models import FanImport, FanPool, PoolMembership
 
@@ -87,10 +87,18 @@ def membership_for(*, merchant, membership_id: int | None) -> PoolMembership | N
     )
 
 
-def fan_imports_for(*, merchant, pool: FanPool | None = None) -> QuerySet[FanImport]:
+def fan_imports_for(
+    *, merchant, pool: FanPool | None = None, with_pool_counts: bool = False
+) -> QuerySet[FanImport]:
+    """The merchant's imports, newest first, with their pools (and, with ``with_pool_counts``,
+    the pools' member counts) loaded for the whole page, not per row."""
     qs = FanImport.objects.filter(merchant=merchant)
     if pool is not None:
         qs = qs.filter(pool=pool)
+    if with_pool_counts:
+        qs = qs.prefetch_related(Prefetch("pool", queryset=pools_for(merchant=merchant).order_by()))
+    else:
+        qs = qs.select_related("pool")
     return qs.order_by("-id")
 
 

@@ -131,8 +131,17 @@ def rebalance(*, campaign_id: int, cost: int) -> int | None:
     return slots[0][0]
 
 
+class SlotMismatch(RuntimeError):
+    """A slot cannot give back what a write-off says it took: the counters disagree with the
+    redemption rows. Raised so the caller's transaction (a void) rolls back whole."""
+
+
 def release(*, campaign_id: int, slot: int, cost: int) -> None:
-    """Give back one redemption and ``cost`` to the slot a voided write-off took them from."""
+    """Give back one redemption and ``cost`` to the slot a voided write-off took them from.
+
+    Raises SlotMismatch when the slot does not hold them (its row count is checked): a void
+    that gave back nothing would leave the caps short by one write-off for ever.
+    """
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE campaigns_campaignslot SET redeemed_count = redeemed_count - 1, "
@@ -140,3 +149,5 @@ def release(*, campaign_id: int, slot: int, cost: int) -> None:
             "WHERE campaign_id = %s AND slot = %s AND redeemed_count >= 1 AND spent_amount >= %s",
             [cost, campaign_id, slot, cost],
         )
+        if cursor.rowcount != 1:
+            raise SlotMismatch(f"slot {slot} of campaign {campaign_id} cannot give back 1 unit and {cost}")

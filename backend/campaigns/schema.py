@@ -13,6 +13,7 @@ from backend.api import ids
 from backend.api.errors import ServiceError
 from backend.api.mutations import BaseMutation
 from backend.api.permissions import ADMIN, ANY_KEY, BRAND, caller_of, require_key
+from backend.api.selection import selected_paths, selects_any
 from backend.api.types import CountableConnection, MerchantScopedType, ModelType
 from backend.audience.selectors import listed_pool
 from backend.merchants.schema import StoreType
@@ -42,6 +43,11 @@ class PlacementSide(graphene.Enum):
 
 def _value(enum_or_value: Any) -> Any:
     return getattr(enum_or_value, "value", enum_or_value)
+
+
+# Fields of a campaign computed from its budget slots: a list reaching campaigns through a
+# foreign key loads them for the whole page when one of these is selected.
+CAMPAIGN_USAGE = ("campaign.redeemedCount", "campaign.spentAmount")
 
 
 class CampaignType(MerchantScopedType):
@@ -108,6 +114,8 @@ class CampaignType(MerchantScopedType):
         return usage["count"] or 0, usage["spent"] or 0
 
     def resolve_placements(root, info):
+        if hasattr(root, "issuer_placements"):  # prefetched by campaigns_for
+            return root.issuer_placements
         caller = caller_of(info)
         return list(selectors.placements_for(merchant=caller.merchant, side="issuer", campaign_id=root.pk))
 
@@ -223,7 +231,11 @@ class Query(graphene.ObjectType):
 
     def resolve_campaigns(root, info, status=None, **kwargs):
         caller = require_key(info, ANY_KEY)
-        return selectors.campaigns_for(merchant=caller.merchant, status=_value(status))
+        return selectors.campaigns_for(
+            merchant=caller.merchant,
+            status=_value(status),
+            with_placements="placements" in selected_paths(info),
+        )
 
     def resolve_campaign(root, info, id):
         caller = require_key(info, ANY_KEY)
@@ -236,6 +248,7 @@ class Query(graphene.ObjectType):
             side=_value(side),
             status=_value(status),
             campaign_id=(ids.decode("Campaign", campaign_id) or 0) if campaign_id is not None else None,
+            with_campaign_usage=selects_any(selected_paths(info), *CAMPAIGN_USAGE),
         )
 
     def resolve_placement(root, info, id):

@@ -6,7 +6,7 @@ and the publisher) and to nobody else; neither side reads the other's rows throu
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Prefetch, Q, QuerySet, Sum
 
 from backend.merchants.models import Merchant
 
@@ -20,11 +20,28 @@ def _with_usage(qs: QuerySet[Campaign]) -> QuerySet[Campaign]:
     ).prefetch_related("accepted_stores")
 
 
-def campaigns_for(*, merchant: Merchant, status: str | None = None) -> QuerySet[Campaign]:
+def campaigns_with_usage() -> QuerySet[Campaign]:
+    """For ``Prefetch("campaign", queryset=...)`` where a list reaches campaigns through a
+    foreign key: one query for the page's campaigns, usage included (no query per row)."""
+    return _with_usage(Campaign.objects.all())
+
+
+_PLACEMENT_RELATED = ("campaign", "issuer", "publisher", "pool")
+
+
+def campaigns_for(
+    *, merchant: Merchant, status: str | None = None, with_placements: bool = False
+) -> QuerySet[Campaign]:
+    """The merchant's campaigns with their usage; ``with_placements`` prefetches each one's
+    placements (all the issuer's side, the merchant's own) in one query for the page."""
     qs = Campaign.objects.filter(merchant=merchant)
     if status is not None:
         qs = qs.filter(status=status)
-    return _with_usage(qs).order_by("id")
+    qs = _with_usage(qs).order_by("id")
+    if with_placements:
+        placements = Placement.objects.select_related(*_PLACEMENT_RELATED).order_by("id")
+        qs = qs.prefetch_related(Prefetch("placements", queryset=placements, to_attr="issuer_placements"))
+    return qs
 
 
 def campaign_for(*, merchant: Merchant, campaign_id: int) -> Campaign | None:
@@ -37,8 +54,10 @@ def placements_for(
     side: str | None = None,
     status: str | None = None,
     campaign_id: int | None = None,
+    with_campaign_usage: bool = False,
 ) -> QuerySet[Placement]:
-    """Placements ``merchant`` is party to; ``side`` = "issuer" or "publisher" narrows it."""
+    """Placements ``merchant`` is party to; ``side`` = "issuer" or "publisher" narrows it.
+    ``with_campaign_usage`` loads the campaigns' usage too (one more query for the page)."""
     if side == "issuer":
         qs = Placement.objects.filter(issuer=merchant)
     elif side == "publisher":
@@ -49,7 +68,13 @@ def placements_for(
         qs = qs.filter(status=status)
     if campaign_id is not None:
         qs = qs.filter(campaign_id=campaign_id)
-    return qs.select_related("campaign", "issuer", "publisher", "pool").order_by("id")
+    if with_campaign_usage:
+        qs = qs.select_related("issuer", "publisher", "pool").prefetch_related(
+            Prefetch("campaign", queryset=campaigns_with_usage())
+        )
+    else:
+        qs = qs.select_related(*_PLACEMENT_RELATED)
+    return qs.order_by("id")
 
 
 def placement_for(*, merchant: Merchant, placement_id: int) -> Placement | None:

@@ -161,7 +161,18 @@ BILLING_STRIPE_WEBHOOK_SECRET = env.str("BILLING_STRIPE_WEBHOOK_SECRET", default
 
 # --- Network rules -----------------------------------------------------------
 # Key for hashing fan identifiers (phone numbers, open ids): raw values are never stored.
-FAN_ID_HASH_KEY = env.str("FAN_ID_HASH_KEY", default=SECRET_KEY)
+# A key of its own, required when DEBUG is off: rotating SECRET_KEY must not split every
+# fan's identity (scripts keep one per install in .local/fan_id_hash_key).
+FAN_ID_HASH_KEY = env.str(
+    "FAN_ID_HASH_KEY", default="dev-insecure-fan-id-key" if DEBUG else environ.Env.NOTSET
+)
+# Fernet keys for terminal secrets, comma separated: the first encrypts, all decrypt, so a
+# new key goes first and `manage.py rotate_terminal_secrets` re-encrypts every row with it.
+# Required when DEBUG is off (scripts keep one per install in .local/terminal_secret_keys).
+TERMINAL_SECRET_KEYS = env.list("TERMINAL_SECRET_KEYS", default=[] if DEBUG else environ.Env.NOTSET)
+# Rows written before TERMINAL_SECRET_KEYS existed were encrypted with a key derived from
+# SECRET_KEY; it still decrypts (never encrypts) until this is turned off, after a rotation.
+TERMINAL_SECRET_LEGACY_DECRYPT = env.bool("TERMINAL_SECRET_LEGACY_DECRYPT", default=True)
 TERMINAL_SIGNATURE_MAX_SKEW_SECONDS = 300
 POS_MAX_WRITEOFFS_PER_MINUTE = env.int("POS_MAX_WRITEOFFS_PER_MINUTE", default=120)
 POS_MAX_REJECTIONS = env.int("POS_MAX_REJECTIONS", default=10)
@@ -171,6 +182,10 @@ EXPORT_LINK_TTL_SECONDS = env.int("EXPORT_LINK_TTL_SECONDS", default=3600)
 # coupons in that order, then runs these functions; each returns lines to add to
 # .local/demo-credentials.txt. Apps above the core add theirs here.
 DEMO_SEED_HOOKS: list[str] = []
+# Outbox: events per task and per handler transaction; attempts before an event is
+# dead-lettered (an error log, then it waits for the admin's retry action).
+OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=200)
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)
 # Modules imported by the outbox app at start-up to register extra handlers (tests only).
 OUTBOX_EXTRA_HANDLER_MODULES = env.list("OUTBOX_EXTRA_HANDLER_MODULES", default=[])
 

@@ -268,8 +268,10 @@ def issue_chunk(*, chunk_id: int) -> int:
         IssuanceChunk.objects.filter(pk=chunk.pk).update(issued=issued, done_at=now)
         if issued:
             Placement.objects.filter(pk=placement.pk).update(issued_count=F("issued_count") + issued)
+        # progressed_at tells the sweeper the job is alive: a long job that keeps finishing
+        # chunks is never re-driven.
         IssuanceJob.objects.filter(pk=job.pk).update(
-            issued=F("issued") + issued, chunks_done=F("chunks_done") + 1
+            issued=F("issued") + issued, chunks_done=F("chunks_done") + 1, progressed_at=now
         )
         if problem:
             IssuanceJob.objects.filter(pk=job.pk, error="").update(error=problem)

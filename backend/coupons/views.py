@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.views.decorators.http import require_GET
 
 from backend.api import ids
+from backend.api.spreadsheets import safe_row
 from backend.campaigns import selectors as placement_selectors
 from backend.gateway.authentication import AuthenticationFailed, Caller, authenticate_api_key
 
@@ -72,16 +73,18 @@ def _csv_rows(merchant, placement_id: int) -> Iterator[str]:
             return
         for pk, fan_id, fan_key, code, ordinal, status, issued_at, valid_from, valid_until in page:
             writer.writerow(
-                [
-                    ids.encode("Fan", fan_id),
-                    fan_key,
-                    code,
-                    ordinal,
-                    status,
-                    _iso(issued_at),
-                    _iso(valid_from),
-                    _iso(valid_until),
-                ]
+                safe_row(
+                    [
+                        ids.encode("Fan", fan_id),
+                        fan_key,
+                        code,
+                        ordinal,
+                        status,
+                        _iso(issued_at),
+                        _iso(valid_from),
+                        _iso(valid_until),
+                    ]
+                )
             )
             last_id = pk
         yield flush()

@@ -8,8 +8,11 @@ import hmac
 import secrets
 from functools import lru_cache
 
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 API_KEY_PREFIX_BYTES = 6  # 12 hex characters, unique, shown in lists to tell keys apart
 
@@ -45,10 +48,43 @@ def new_terminal_secret() -> str:
     return f"ts_{secrets.token_urlsafe(32)}"
 
 
+def _legacy_key() -> bytes:
+    """The key terminal secrets were encrypted with before TERMINAL_SECRET_KEYS existed."""
+    return base64.urlsafe_b64encode(
+        hashlib.sha256(f"terminal-secrets:{settings.SECRET_KEY}".encode()).digest()
+    )
+
+
+def _keys() -> list[Fernet]:
+    try:
+        keys = [Fernet(key.strip().encode()) for key in settings.TERMINAL_SECRET_KEYS if key.strip()]
+    except ValueError:
+        raise ImproperlyConfigured(
+            "TERMINAL_SECRET_KEYS: each key must be 32 url-safe base64-encoded bytes "
+            "(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
+        ) from None
+    if not keys or settings.TERMINAL_SECRET_LEGACY_DECRYPT:
+        keys.append(Fernet(_legacy_key()))  # decrypts old rows; encrypts only when no key is set
+    return keys
+
+
 @lru_cache(maxsize=1)
-def _fernet() -> Fernet:
-    key = hashlib.sha256(f"terminal-secrets:{settings.SECRET_KEY}".encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(key))
+def _fernet() -> MultiFernet:
+    """TERMINAL_SECRET_KEYS as one MultiFernet: the first key encrypts, every key decrypts."""
+    return MultiFernet(_keys())
+
+
+@lru_cache(maxsize=1)
+def _newest() -> Fernet:
+    return _keys()[0]
+
+
+@receiver(setting_changed)
+def _forget_keys(*, setting: str, **kwargs) -> None:
+    if setting in ("TERMINAL_SECRET_KEYS", "TERMINAL_SECRET_LEGACY_DECRYPT", "SECRET_KEY"):
+        _fernet.cache_clear()
+        _newest.cache_clear()
+        decrypt_terminal_secret.cache_clear()
 
 
 def encrypt_terminal_secret(secret: str) -> bytes:
@@ -94,3 +130,14 @@ def is_valid_nonce(nonce: str) -> bool:
 
 def new_nonce() -> str:
     return secrets.token_urlsafe(18)
+
+
+def reencrypt_terminal_secret(token: bytes) -> bytes | None:
+    """``token`` encrypted with the newest key, or None when it already is (nothing to do).
+
+    Raises cryptography.fernet.InvalidToken when no configured key decrypts it."""
+    try:
+        _newest().decrypt(bytes(token))
+        return None
+    except InvalidToken:
+        return _fernet().rotate(bytes(token))

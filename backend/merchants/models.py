@@ -50,7 +50,8 @@ class Terminal(models.Model):
     """A POS device at one store. It signs every request with its own secret.
 
     The secret must be readable by the server to check HMAC signatures, so it is stored
-    encrypted (Fernet, keyed from SECRET_KEY), never in clear, and shown once on creation.
+    encrypted (Fernet, with TERMINAL_SECRET_KEYS: rotatable), never in clear, and shown once
+    on creation.
     """
 
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="terminals")

@@ -168,3 +168,25 @@ def terminal_rotate_secret(*, terminal: Terminal) -> str:
     terminal.secret_encrypted = credentials.encrypt_terminal_secret(secret)
     terminal.save(update_fields=["secret_encrypted"])
     return secret
+def terminal_secrets_reencrypt(*, batch_size: int = 500) -> int:
+    """Re-encrypt every terminal's secret with the newest of TERMINAL_SECRET_KEYS; how many
+    rows changed. Rows already under the newest key are left alone, so running it again is
+    cheap; each batch is one transaction with its rows locked (a terminal created or rotated
+    meanwhile is encrypted with the newest key anyway)."""
+    changed, last_id = 0, 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                Terminal.objects.select_for_update()
+                .filter(pk__gt=last_id)
+                .order_by("pk")
+                .only("pk", "secret_encrypted")[:batch_size]
+            )
+            if not batch:
+                return changed
+            for terminal in batch:
+                token = credentials.reencrypt_terminal_secret(bytes(terminal.secret_encrypted))
+                if token is not None:
+                    Terminal.objects.filter(pk=terminal.pk).update(secret_encrypted=token)
+                    changed += 1
+            last_id = batch[-1].pk

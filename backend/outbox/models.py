@@ -18,15 +18,27 @@ class OutboxEvent(models.Model):
     next_attempt_at = models.DateTimeField(
         null=True, blank=True, help_text="The sweeper leaves the event alone until then (lease, back-off)."
     )
+    dead_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Dead-lettered after OUTBOX_MAX_ATTEMPTS failed attempts: nothing retries it "
+        "until an operator does (the admin's retry action).",
+    )
 
     class Meta:
         indexes = [
             models.Index(
                 fields=["created_at"],
-                name="outbox_pending_idx",
-                condition=models.Q(dispatched_at__isnull=True),
+                name="outbox_waiting_idx",
+                condition=models.Q(dispatched_at__isnull=True, dead_at__isnull=True),
+            ),
+            models.Index(
+                fields=["dead_at"], name="outbox_dead_idx", condition=models.Q(dead_at__isnull=False)
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} #{self.pk}"
 
 
 class OutboxDelivery(models.Model):

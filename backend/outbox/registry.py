@@ -8,6 +8,11 @@
 A handler runs inside a transaction together with the insert of its OutboxDelivery row,
 so it runs exactly once per event whatever the retries; it must not call external
 services (do that from a task it schedules on commit). Register from AppConfig.ready().
+
+Events are handled in batches: one transaction per handler and batch, a savepoint per
+event. A handler may also give a ``batch`` function taking the list of events, which
+does the whole batch's work in a few statements; if it raises, the events are run one
+by one with ``func`` so that one bad event does not hold up the others.
 """
 
 from __future__ import annotations
@@ -25,16 +30,17 @@ class Handler:
     topic: str
     name: str
     func: Callable
+    batch: Callable | None = None
 
 
 _handlers: dict[str, list[Handler]] = {}
 
 
-def register(topic: str, *, name: str) -> Callable[[Callable], Callable]:
+def register(topic: str, *, name: str, batch: Callable | None = None) -> Callable[[Callable], Callable]:
     def decorator(func: Callable) -> Callable:
         existing = _handlers.setdefault(topic, [])
         if not any(h.name == name for h in existing):
-            existing.append(Handler(topic=topic, name=name, func=func))
+            existing.append(Handler(topic=topic, name=name, func=func, batch=batch))
         return func
 
     return decorator

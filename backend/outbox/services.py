@@ -1,24 +1,30 @@
-"""Writing outbox events and handing them to their handlers, each exactly once.
+"""Writing outbox events and handing them to their handlers, each exactly once, in batches.
 
 ``emit`` runs inside the caller's transaction; the task that dispatches the event is
 published only after commit and never in a way that can block or fail the caller.
-``process_event`` runs every handler of the event's topic, each in its own transaction with
-the insert of its OutboxDelivery row, so a handler runs once per event however often the
-event is processed (a redelivered task, the sweeper and a late task racing each other).
+``process_events`` runs every handler of the events' topics: one transaction per handler and
+batch holds the inserts of the OutboxDelivery rows and a savepoint per event, so a handler
+runs once per event however often the event is processed (a redelivered task, the sweeper
+and a late task racing each other), and one failing event does not undo the others.
+An event that keeps failing is dead-lettered after ``OUTBOX_MAX_ATTEMPTS`` attempts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import os
+import queue
+import threading
+from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from .models import OutboxEvent
-from .registry import handlers_for
+from .registry import Handler, handlers_for
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +34,13 @@ SWEEP_BATCH = 100
 # A swept event is leased for this long, so two sweepers do not drive it at the same time.
 SWEEP_LEASE = dt.timedelta(seconds=60)
 
-# Publishing happens off the request thread: with the broker down, a connect timeout must
-# not add to the till's wait. One thread keeps publishes ordered and cheap.
-_publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-publish")
+
+def batch_size() -> int:
+    return int(getattr(settings, "OUTBOX_BATCH_SIZE", 200))
+
+
+def max_attempts() -> int:
+    return int(getattr(settings, "OUTBOX_MAX_ATTEMPTS", 10))
 
 
 def emit(*, topic: str, payload: dict[str, Any]) -> OutboxEvent:
@@ -40,70 +50,194 @@ def emit(*, topic: str, payload: dict[str, Any]) -> OutboxEvent:
     return event
 
 
+class _Publisher:
+    """Publishing happens off the request thread: with the broker down, a connect timeout must
+    not add to the till's wait. One thread drains what committed meanwhile and sends it as one
+    task, so a busy web process publishes (and a worker receives) batches, not single events."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._pid: int | None = None
+
+    def submit(self, event_id: int) -> None:
+        with self._lock:
+            if self._pid != os.getpid():  # first use, or a forked child: threads do not survive fork
+                self._queue = queue.SimpleQueue()
+                threading.Thread(target=self._run, name="outbox-publish", daemon=True).start()
+                self._pid = os.getpid()
+        self._queue.put(event_id)
+
+    def _run(self) -> None:
+        pending = self._queue
+        while True:
+            ids = [pending.get()]
+            while len(ids) < batch_size():
+                try:
+                    ids.append(pending.get_nowait())
+                except queue.Empty:
+                    break
+            _send(ids)
+
+
+_publisher = _Publisher()
+
+
 def publish(event_id: int) -> None:
     """Queue the dispatch task in the background; a failure is logged, the sweeper re-drives."""
-    try:
-        _publisher.submit(_send, event_id)
-    except RuntimeError:  # interpreter shutting down
-        logger.warning("outbox.publish_skipped", extra={"event_id": event_id})
+    _publisher.submit(event_id)
 
 
-def _send(event_id: int) -> None:
-    from .tasks import dispatch_event
+def _send(event_ids: list[int]) -> None:
+    from .tasks import dispatch_events
 
     try:
-        dispatch_event.apply_async((event_id,), retry=False)
-    except Exception:  # the broker is down or slow: the sweeper picks the event up later
-        logger.warning("outbox.publish_failed", extra={"event_id": event_id}, exc_info=True)
+        dispatch_events.apply_async((event_ids,), retry=False)
+    except Exception:  # the broker is down or slow: the sweeper picks the events up later
+        logger.warning("outbox.publish_failed", extra={"event_ids": event_ids[:20]}, exc_info=True)
 
 
-def _claim_delivery(event_id: int, handler: str) -> bool:
+def _claim_deliveries(event_ids: Sequence[int], handler: str) -> set[int]:
+    """Insert the delivery rows of ``handler`` for these events; the ids this caller won.
+
+    Sorted, so two batches that overlap wait for each other in one order, never in a cycle;
+    an event whose row another transaction holds waits for it (crashed: retried; committed:
+    skipped)."""
+    if not event_ids:
+        return set()
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO outbox_outboxdelivery (event_id, handler, processed_at) "
-            "VALUES (%s, %s, now()) ON CONFLICT (event_id, handler) DO NOTHING",
-            [event_id, handler],
+            "SELECT e, %s, now() FROM unnest(%s::bigint[]) AS e ORDER BY e "
+            "ON CONFLICT (event_id, handler) DO NOTHING RETURNING event_id",
+            [handler, sorted(event_ids)],
         )
-        return cursor.rowcount == 1
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(300, 5 * 2 ** min(attempts, 6)))
 
 
-def process_event(event_id: int) -> bool:
-    """Run each handler of the event that has not run yet; True when all have run.
-
-    Safe to call any number of times, concurrently too: the delivery row's unique
-    constraint lets one caller run a handler and makes the others skip it (they wait for
-    the first one's transaction, so a crashed run is retried, a committed one is not).
-    """
-    event = OutboxEvent.objects.filter(pk=event_id).first()
-    if event is None:
-        return False
-    if event.dispatched_at is not None:
-        return True
-    failures: list[str] = []
-    for handler in handlers_for(event.topic):
-        try:
-            with transaction.atomic():
-                if _claim_delivery(event.pk, handler.name):
-                    handler.func(event)
-        except Exception as exc:
-            logger.exception("outbox.handler_failed", extra={"event_id": event.pk, "handler": handler.name})
-            failures.append(f"{handler.name}: {exc!r}"[:2000])
-    now = timezone.now()
-    if failures:
-        OutboxEvent.objects.filter(pk=event.pk).update(
-            attempts=event.attempts + 1,
-            last_error="\n".join(failures),
-            next_attempt_at=now + _backoff(event.attempts),
+def _run_one(handler: Handler, event: OutboxEvent, failures: dict[int, list[str]]) -> None:
+    """One event inside the batch's transaction, in a savepoint: a failure undoes only its own
+    work and its delivery row."""
+    try:
+        with transaction.atomic():
+            handler.func(event)
+    except Exception as exc:
+        logger.warning(
+            "outbox.handler_failed",
+            extra={"event_id": event.pk, "handler": handler.name},
+            exc_info=True,
         )
-        return False
-    OutboxEvent.objects.filter(pk=event.pk, dispatched_at__isnull=True).update(
-        dispatched_at=now, attempts=event.attempts + 1, last_error=""
-    )
-    return True
+        failures.setdefault(event.pk, []).append(f"{handler.name}: {exc!r}"[:2000])
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM outbox_outboxdelivery WHERE event_id = %s AND handler = %s",
+                [event.pk, handler.name],
+            )
+
+
+def _run_handler(handler: Handler, events: list[OutboxEvent], failures: dict[int, list[str]]) -> None:
+    try:
+        with transaction.atomic():
+            won = _claim_deliveries([e.pk for e in events], handler.name)
+            todo = [e for e in events if e.pk in won]
+            if not todo:
+                return
+            if handler.batch is not None and len(todo) > 1:
+                try:
+                    with transaction.atomic():
+                        handler.batch(todo)
+                    return
+                except Exception:
+                    logger.warning(
+                        "outbox.batch_failed",
+                        extra={"handler": handler.name, "events": len(todo)},
+                        exc_info=True,
+                    )
+            for event in todo:
+                _run_one(handler, event, failures)
+    except Exception as exc:  # the batch's transaction itself failed (its commit, a lost connection)
+        logger.warning("outbox.handler_failed", extra={"handler": handler.name}, exc_info=True)
+        for event in events:
+            failures.setdefault(event.pk, []).append(f"{handler.name}: {exc!r}"[:2000])
+
+
+def _record_outcomes(events: list[OutboxEvent], failures: dict[int, list[str]]) -> None:
+    now = timezone.now()
+    done = [e.pk for e in events if e.pk not in failures]
+    if done:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE outbox_outboxevent SET dispatched_at = %s, attempts = attempts + 1, last_error = '' "
+                "WHERE id = ANY(%s) AND dispatched_at IS NULL",
+                [now, done],
+            )
+    limit = max_attempts()
+    for event in events:
+        if event.pk not in failures:
+            continue
+        attempts = event.attempts + 1
+        error = "\n".join(failures[event.pk])
+        if attempts >= limit:
+            OutboxEvent.objects.filter(pk=event.pk).update(
+                attempts=attempts, last_error=error, next_attempt_at=None, dead_at=now
+            )
+            logger.error(
+                "outbox.dead_letter",
+                extra={
+                    "event_id": event.pk,
+                    "topic": event.topic,
+                    "attempts": attempts,
+                    "error": error[:500],
+                },
+            )
+        else:
+            OutboxEvent.objects.filter(pk=event.pk).update(
+                attempts=attempts, last_error=error, next_attempt_at=now + _backoff(event.attempts)
+            )
+
+
+def process_events(event_ids: Sequence[int]) -> dict[int, bool]:
+    """Run each handler of these events that has not run yet; {event id: all handlers done}.
+
+    Safe to call any number of times, concurrently too (see the module's docstring). Unknown
+    and dead-lettered events are False; events already dispatched are True.
+    """
+    rows = list(OutboxEvent.objects.filter(pk__in=set(event_ids)).order_by("pk"))
+    outcome = {e.pk: e.dispatched_at is not None for e in rows}
+    todo = [e for e in rows if e.dispatched_at is None and e.dead_at is None]
+    failures: dict[int, list[str]] = {}
+    by_topic: dict[str, list[OutboxEvent]] = {}
+    for event in todo:
+        by_topic.setdefault(event.topic, []).append(event)
+    for topic, events in by_topic.items():
+        for handler in handlers_for(topic):
+            _run_handler(handler, events, failures)
+    if todo:
+        _record_outcomes(todo, failures)
+    outcome.update({e.pk: e.pk not in failures for e in todo})
+    return outcome
+
+
+def process_event(event_id: int) -> bool:
+    """Run each handler of one event that has not run yet; True when all have run."""
+    return process_events([event_id]).get(event_id, False)
+
+
+def dispatch_batch(event_ids: Sequence[int]) -> int:
+    """What a dispatch task does: its own events plus up to a batch of other due ones
+    (leased, so concurrent tasks take disjoint sets); how many events it handled.
+
+    Taking the backlog along is what lets a worker keep up: one task and one transaction per
+    handler for many events, instead of a task and transactions per event."""
+    extra = claim_due_events(limit=batch_size(), min_age=dt.timedelta(0))
+    ids = sorted({*event_ids, *extra})
+    for start in range(0, len(ids), batch_size()):
+        process_events(ids[start : start + batch_size()])
+    return len(ids)
 
 
 def claim_due_events(*, limit: int = SWEEP_BATCH, min_age: dt.timedelta = SWEEP_MIN_AGE) -> list[int]:
@@ -114,10 +248,10 @@ def claim_due_events(*, limit: int = SWEEP_BATCH, min_age: dt.timedelta = SWEEP_
     """
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE outbox_outboxevent SET next_attempt_at = now() + %s "
+            "UPDATE outbox_outboxevent SET next_attempt_at = clock_timestamp() + %s "
             "WHERE id IN (SELECT id FROM outbox_outboxevent "
-            "  WHERE dispatched_at IS NULL AND created_at < now() - %s "
-            "    AND (next_attempt_at IS NULL OR next_attempt_at <= now()) "
+            "  WHERE dispatched_at IS NULL AND dead_at IS NULL AND created_at < clock_timestamp() - %s "
+            "    AND (next_attempt_at IS NULL OR next_attempt_at <= clock_timestamp()) "
             "  ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id",
             [SWEEP_LEASE, min_age, limit],
         )
@@ -129,8 +263,27 @@ def sweep(*, limit: int = SWEEP_BATCH, min_age: dt.timedelta = SWEEP_MIN_AGE) ->
     done = 0
     while True:
         batch = claim_due_events(limit=limit, min_age=min_age)
-        for event_id in batch:
-            process_event(event_id)
+        if batch:
+            process_events(batch)
         done += len(batch)
         if len(batch) < limit:
             return done
+
+
+def retry_dead_events(*, event_ids: Sequence[int]) -> int:
+    """Give dead-lettered events a fresh round of attempts (the admin's retry action) and
+    dispatch them after commit; how many were revived."""
+    with transaction.atomic():
+        revived = list(
+            OutboxEvent.objects.filter(
+                pk__in=list(event_ids), dead_at__isnull=False, dispatched_at__isnull=True
+            )
+            .select_for_update()
+            .values_list("pk", flat=True)
+        )
+        OutboxEvent.objects.filter(pk__in=revived).update(dead_at=None, attempts=0, next_attempt_at=None)
+        for event_id in revived:
+            transaction.on_commit(lambda event_id=event_id: publish(event_id))
+    if revived:
+        logger.info("outbox.dead_letter_retried", extra={"event_ids": revived[:50], "count": len(revived)})
+    return len(revived)

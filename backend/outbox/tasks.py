@@ -6,8 +6,13 @@ from . import services
 
 
 @shared_task(name="backend.outbox.tasks.dispatch_event")
-def dispatch_event(event_id: int) -> bool:
-    return services.process_event(event_id)
+def dispatch_event(event_id: int) -> int:
+    return services.dispatch_batch([event_id])
+
+
+@shared_task(name="backend.outbox.tasks.dispatch_events")
+def dispatch_events(event_ids: list[int]) -> int:
+    return services.dispatch_batch(event_ids)
 
 
 @shared_task(name="backend.outbox.tasks.sweep_outbox")

@@ -14,6 +14,7 @@ from backend.api import ids
 from backend.api.errors import ServiceError
 from backend.api.mutations import BaseMutation, errors_field, payload_errors
 from backend.api.permissions import ANY_KEY, not_found, require_key, require_terminal
+from backend.api.selection import selected_paths, selects_any
 from backend.api.types import CountableConnection, MerchantScopedType
 from backend.merchants.schema import StoreType, TerminalType
 
@@ -184,6 +185,7 @@ class Query(graphene.ObjectType):
         root, info, status=None, campaign_id=None, store_id=None, since=None, until=None, **kwargs
     ):
         caller = require_key(info, ANY_KEY)
+        selected = selected_paths(info)
         return selectors.redemptions_for(
             merchant=caller.merchant,
             status=getattr(status, "value", status),
@@ -191,6 +193,8 @@ class Query(graphene.ObjectType):
             store_id=(ids.decode("Store", store_id) or 0) if store_id is not None else None,
             since=since,
             until=until,
+            with_campaign_usage=selects_any(selected, "campaign.redeemedCount", "campaign.spentAmount"),
+            with_placement_campaign=selects_any(selected, "placement.offer", "placement.campaign"),
         )
 
     def resolve_voidable_redemptions(root, info, first=20):

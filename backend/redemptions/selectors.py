@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import DateTimeField, ExpressionWrapper, F, QuerySet, Value
+from django.db.models import DateTimeField, ExpressionWrapper, F, Prefetch, QuerySet, Value
 from django.utils import timezone
 
+from backend.campaigns.selectors import campaigns_with_usage
 from backend.merchants.models import Merchant, Terminal
 
 from .models import Redemption
 
 # Everything a list of write-offs shows next to each row, fetched in the same query.
-_LIST_RELATED = ("campaign", "store", "terminal", "placement", "placement__publisher", "placement__pool")
+_LIST_RELATED = (
+    "store",
+    "terminal",
+    "placement",
+    "placement__issuer",
+    "placement__publisher",
+    "placement__pool",
+)
 
 
 def redemptions_for(
@@ -23,9 +31,20 @@ def redemptions_for(
     store_id: int | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
+    with_campaign_usage: bool = False,
+    with_placement_campaign: bool = False,
 ) -> QuerySet[Redemption]:
-    """The merchant's write-off attempts at its own terminals, newest first."""
+    """The merchant's write-off attempts at its own terminals, newest first.
+
+    ``with_campaign_usage`` loads the campaigns' usage (slot sums) for the page in one
+    query; ``with_placement_campaign`` the placements' campaigns (with usage) likewise."""
     qs = Redemption.objects.filter(merchant=merchant).select_related(*_LIST_RELATED)
+    if with_campaign_usage:
+        qs = qs.prefetch_related(Prefetch("campaign", queryset=campaigns_with_usage()))
+    else:
+        qs = qs.select_related("campaign")
+    if with_placement_campaign:
+        qs = qs.prefetch_related(Prefetch("placement__campaign", queryset=campaigns_with_usage()))
     if status is not None:
         qs = qs.filter(status=status)
     if campaign_id is not None:

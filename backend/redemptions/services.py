@@ -427,7 +427,6 @@ _GIVE_BACK_FAN_USAGE = (
 )
 
 
-@transaction.atomic
 def void_redemption(
     *, terminal: Terminal, redemption_id: int, reason: str = "", now: dt.datetime | None = None
 ) -> Redemption:
@@ -436,19 +435,25 @@ def void_redemption(
     Only a terminal of the merchant that wrote it off may (another merchant's id is
     NOT_FOUND). The slot's unit and budget and the fan's usage are given back; the coupon
     stays used (no second discount) unless the campaign returns voided coupons. A
-    REDEMPTION_VOIDED outbox event lets billing reverse the charge.
+    REDEMPTION_VOIDED outbox event lets billing reverse the charge. Exactly once whatever
+    the concurrency; rows are locked in the write-off's order (coupon, fan usage, slot,
+    then the redemption), and a deadlock victim is run again, as a write-off is.
     """
     reason = (reason or "").strip()
     if len(reason) > VOID_REASON_MAX:
         raise ServiceError.single(
             CommonErrorCode.TOO_LONG, f"At most {VOID_REASON_MAX} characters.", "reason"
         )
-    redemption = (
-        Redemption.objects.select_for_update(of=("self",))
-        .select_related("campaign", "coupon")
-        .filter(pk=redemption_id, merchant_id=terminal.merchant_id)
-        .first()
-    )
+    for attempt in range(DEADLOCK_RETRIES + 1):
+        try:
+            return _void(terminal=terminal, redemption_id=redemption_id, reason=reason, now=now)
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "pgcode", None) != "40P01" or attempt == DEADLOCK_RETRIES:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _voidable(redemption: Redemption | None, now: dt.datetime) -> Redemption:
     if redemption is None:
         raise ServiceError.not_found("redemption_id", "Redemption")
     if redemption.status == Redemption.Status.VOIDED:
@@ -457,30 +462,50 @@ def void_redemption(
         raise ServiceError.single(
             RedemptionErrorCode.NOT_VOIDABLE, "Only a verified write-off can be voided.", "redemption_id"
         )
-    now = now or timezone.now()
-    campaign = redemption.campaign
-    if now > redemption.created_at + dt.timedelta(seconds=campaign.void_window_seconds):
+    if now > redemption.created_at + dt.timedelta(seconds=redemption.campaign.void_window_seconds):
         raise ServiceError.single(
             RedemptionErrorCode.VOID_WINDOW_PASSED,
             "The void window of this write-off has passed.",
             "redemption_id",
         )
-    redemption.status = Redemption.Status.VOIDED
-    redemption.voided_at = now
-    redemption.void_reason = reason
-    redemption.voided_by = terminal
-    redemption.save(update_fields=["status", "voided_at", "void_reason", "voided_by"])
+    return redemption
+
+
+@transaction.atomic
+def _void(*, terminal: Terminal, redemption_id: int, reason: str, now: dt.datetime | None) -> Redemption:
+    now = now or timezone.now()
+    # A plain read and the checks first, no lock (as the write-off does).
+    found = (
+        Redemption.objects.select_related("campaign", "coupon")
+        .filter(pk=redemption_id, merchant_id=terminal.merchant_id)
+        .first()
+    )
+    redemption = _voidable(found, now)
+    campaign = redemption.campaign
+    # 1. the coupon: concurrent voids of one write-off queue here, then re-check the status.
+    Coupon.objects.select_for_update(no_key=True).filter(pk=redemption.coupon_id).values_list("pk").first()
+    redemption.refresh_from_db(fields=["status"])
+    _voidable(redemption, now)
+    if campaign.voided_coupon_returns:
+        Coupon.objects.filter(pk=redemption.coupon_id, status=Coupon.Status.REDEEMED).update(
+            status=Coupon.Status.ISSUED, redeemed_at=None
+        )
+    # 2. the fan's usage, 3. the slot
+    with connection.cursor() as cursor:
+        cursor.execute(_GIVE_BACK_FAN_USAGE, [campaign.pk, redemption.coupon.fan_id])
     if redemption.slot is not None:
         budget.release(
             campaign_id=campaign.pk,
             slot=redemption.slot,
             cost=redemption.discount_amount + redemption.fee_amount,
         )
-    with connection.cursor() as cursor:
-        cursor.execute(_GIVE_BACK_FAN_USAGE, [campaign.pk, redemption.coupon.fan_id])
-    if campaign.voided_coupon_returns:
-        Coupon.objects.filter(pk=redemption.coupon_id, status=Coupon.Status.REDEEMED).update(
-            status=Coupon.Status.ISSUED, redeemed_at=None
-        )
+    # 4. the redemption itself, conditionally: only one void can win.
+    updated = Redemption.objects.filter(pk=redemption.pk, status=Redemption.Status.VERIFIED).update(
+        status=Redemption.Status.VOIDED, voided_at=now, void_reason=reason, voided_by=terminal
+    )
+    if updated != 1:
+        raise ServiceError.single(RedemptionErrorCode.ALREADY_VOIDED, "Already voided.", "redemption_id")
+    redemption.status = Redemption.Status.VOIDED
+    redemption.voided_at, redemption.void_reason, redemption.voided_by = now, reason, terminal
     emit(topic=registry.REDEMPTION_VOIDED, payload={"redemption_id": redemption.pk})
     return redemption

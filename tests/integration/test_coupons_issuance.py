@@ -294,6 +294,28 @@ def test_sweeper_redrives_only_stalled_jobs(monkeypatch):
     assert Coupon.objects.filter(placement=placement).count() == 2
 
 
+def test_a_long_job_that_keeps_finishing_chunks_is_not_redriven(settings, monkeypatch):
+    # The job started long ago but its chunks keep finishing: the sweeper must leave it alone.
+    sent = []
+    monkeypatch.setattr(tasks.run_issuance_job, "delay", lambda job_id: sent.append(job_id))
+    settings.COUPON_ISSUANCE_CHUNK_SIZE = 2
+    placement = _placement(_bulk_pool(6))
+    job = _job(placement)
+    chunk_ids = issuance.plan_job(job_id=job.pk)
+    assert len(chunk_ids) == 3
+    long_ago = timezone.now() - dt.timedelta(hours=1)
+    IssuanceJob.objects.filter(pk=job.pk).update(started_at=long_ago, created_at=long_ago)
+    before = timezone.now()
+    issuance.issue_chunk(chunk_id=chunk_ids[0])
+    job.refresh_from_db()
+    assert job.status == IssuanceJob.Status.RUNNING and job.chunks_done == 1
+    assert job.progressed_at is not None and job.progressed_at >= before
+    assert tasks.sweep_issuance_jobs() == 0 and sent == []
+    # Once it falls silent for longer than the sweeper's patience, it is re-driven.
+    IssuanceJob.objects.filter(pk=job.pk).update(progressed_at=long_ago)
+    assert tasks.sweep_issuance_jobs() == 1 and sent == [job.pk]
+
+
 def test_an_empty_pool_finishes_at_once():
     placement = _placement(_bulk_pool(0))
     job = issuance.run_job_inline(job_id=_job(placement).pk)

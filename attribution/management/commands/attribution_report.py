@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from attribution import selectors, services
 from attribution.reports import Dimension, ReportFilters, Side, encode_key
 from backend.api.errors import ServiceError
+from backend.api.spreadsheets import safe_frame
 from backend.merchants.models import Merchant
 
 
@@ -69,7 +70,7 @@ class Command(BaseCommand):
         table = pd.concat([rows, totals[rows.columns]], ignore_index=True) if len(totals) else rows
         if options["csv"]:
             target = self.stdout if options["csv"] == "-" else options["csv"]
-            table.to_csv(target, index=False)
+            safe_frame(table).to_csv(target, index=False)
             if options["csv"] != "-":
                 self.stderr.write(f"Wrote {len(rows)} rows and {len(totals)} totals to {options['csv']}.")
             return
