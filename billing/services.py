@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -147,7 +147,8 @@ def charge_redemption(*, redemption_id: int) -> Posting | None:
     Billable: the attribution record is inside its attribution window and the redemption is
     still verified. The issuer's receivable is debited with the fee; the publisher's payable
     is credited with its floored share and the platform's revenue with the remainder.
-    Returns None when there is nothing to charge (rejected, voided, or not attributed).
+    Returns None when there is nothing to charge (rejected, voided, not attributed, or a
+    zero fee: a campaign without a fee posts nothing, and reconcile expects nothing).
     """
     with transaction.atomic():
         redemption = Redemption.objects.select_for_update().filter(pk=redemption_id).first()
@@ -163,6 +164,8 @@ def charge_redemption(*, redemption_id: int) -> Posting | None:
             "publisher_share_bps", "campaign__void_window_seconds"
         )[0]
         split = split_fee(record.fee_amount, terms["publisher_share_bps"])
+        if split.fee == 0:
+            return None
         posting = Posting.objects.create(
             kind=Posting.Kind.CHARGE,
             redemption_id=redemption_id,
@@ -245,30 +248,61 @@ def undo_charge(*, redemption_id: int, now: dt.datetime | None = None) -> Postin
         return undo
 
 
-def lock_due_entries(*, now: dt.datetime | None = None, batch_size: int = 5000) -> int:
-    """Lock the pending lines whose void window has passed; returns how many lines it locked.
+LOCK_BATCH_SIZE = 5000
 
-    Each line joins the issuer's earliest open period at or after the write-off's month.
-    Safe to run concurrently and repeatedly: the UPDATE only moves lines still pending.
+
+def lock_due_entries(
+    *, now: dt.datetime | None = None, batch_size: int = LOCK_BATCH_SIZE, max_batches: int | None = None
+) -> int:
+    """Lock every pending line whose void window has passed; returns how many lines it locked.
+
+    Drains everything due, ``batch_size`` lines at a time, each batch its own transaction (so
+    a crash loses at most one batch's work, and locks are held briefly). Each line joins the
+    issuer's earliest open period at or after the write-off's month: its own month, since
+    the close waits for the month's void windows (billing/closing.py). Safe to run
+    concurrently and repeatedly: rows are claimed with SKIP LOCKED and only pending ones move.
     """
     now = now or timezone.now()
-    due = list(
-        LedgerEntry.objects.filter(state=State.PENDING, lock_after__lte=now)
-        .order_by("lock_after", "id")
-        .values_list("posting_id", "issuer_id", "posting__occurred_at")[:batch_size]
-    )
-    issuers = {m.pk: m for m in Merchant.objects.filter(pk__in={issuer_id for _, issuer_id, _ in due})}
-    groups: dict[tuple[int, dt.date], set[int]] = {}
-    for posting_id, issuer_id, occurred_at in due:
-        groups.setdefault((issuer_id, month_of(occurred_at, issuers[issuer_id])), set()).add(posting_id)
-    locked = 0
-    for (issuer_id, month), posting_ids in sorted(groups.items()):
-        with transaction.atomic():
-            period = open_period(issuer_id=issuer_id, period_start=month)
-            locked += LedgerEntry.objects.filter(
-                posting_id__in=posting_ids, state=State.PENDING, lock_after__lte=now
-            ).update(state=State.LOCKED, locked_at=now, period_start=period.period_start)
+    locked = batches = 0
+    while max_batches is None or batches < max_batches:
+        claimed, done = _lock_batch(now=now, batch_size=batch_size)
+        locked += done
+        batches += 1
+        if claimed < batch_size:
+            break
     return locked
+
+
+def _lock_batch(*, now: dt.datetime, batch_size: int) -> tuple[int, int]:
+    """One transaction: claim up to ``batch_size`` due lines, group them by (issuer, month)."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # The month in the issuer's own time zone is computed by PostgreSQL, in the claim.
+            cursor.execute(
+                """
+                SELECT e.id, e.issuer_id,
+                       date_trunc('month', p.occurred_at AT TIME ZONE m.timezone)::date
+                FROM billing_ledgerentry e
+                JOIN billing_posting p ON p.id = e.posting_id
+                JOIN merchants_merchant m ON m.id = e.issuer_id
+                WHERE e.state = 'pending' AND e.lock_after <= %s
+                ORDER BY e.lock_after, e.id
+                LIMIT %s
+                FOR UPDATE OF e SKIP LOCKED
+                """,
+                [now, batch_size],
+            )
+            rows = cursor.fetchall()
+        groups: dict[tuple[int, dt.date], list[int]] = {}
+        for line_id, issuer_id, month in rows:
+            groups.setdefault((issuer_id, month), []).append(line_id)
+        locked = 0
+        for (issuer_id, month), line_ids in sorted(groups.items()):
+            period = open_period(issuer_id=issuer_id, period_start=month)
+            locked += LedgerEntry.objects.filter(id__in=line_ids, state=State.PENDING).update(
+                state=State.LOCKED, locked_at=now, period_start=period.period_start
+            )
+        return len(rows), locked
 
 
 DISPUTE_REASON_MAX = 180
