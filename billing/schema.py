@@ -17,7 +17,7 @@ from backend.api.types import CountableConnection, MerchantScopedType
 
 from . import selectors
 from .errors import BillingErrorCode
-from .models import Invoice, LedgerAccount, LedgerEntry, Posting
+from .models import Invoice, InvoiceEvent, LedgerAccount, LedgerEntry, Posting
 
 ROLES = (FINANCE,)
 
@@ -25,6 +25,7 @@ LedgerState = graphene.Enum.from_enum(LedgerEntry.State, name="LedgerState")
 LedgerAccountKind = graphene.Enum.from_enum(LedgerAccount.Kind, name="LedgerAccountKind")
 PostingKind = graphene.Enum.from_enum(Posting.Kind, name="PostingKind")
 BillingInvoiceStatus = graphene.Enum.from_enum(Invoice.Status, name="BillingInvoiceStatus")
+BillingInvoiceEventKind = graphene.Enum.from_enum(InvoiceEvent.Kind, name="BillingInvoiceEventKind")
 
 
 def _period(value: str | None):
@@ -40,10 +41,30 @@ def _enum_value(value):
     return getattr(value, "value", value)
 
 
+class BillingInvoiceEventType(graphene.ObjectType):
+    class Meta:
+        name = "BillingInvoiceEvent"
+
+    kind = BillingInvoiceEventKind(required=True)
+    detail = graphene.String(required=True)
+    occurred_at = graphene.DateTime(required=True)
+
+
 class BillingInvoiceType(MerchantScopedType):
     merchant_field = "issuer"
     period = graphene.String(required=True, description="The month, YYYY-MM.")
     status = BillingInvoiceStatus(required=True)
+    hosted_invoice_url = graphene.String(description="Stripe's page where the invoice is seen and paid.")
+    invoice_pdf = graphene.String(description="Stripe's PDF of the invoice.")
+    stripe_total = graphene.Int(description="Stripe's total, minor units (compared with amount).")
+    stripe_amount_paid = graphene.Int(description="What Stripe says was paid, minor units.")
+    stripe_currency = graphene.String(description="Stripe's currency (compared with currency).")
+    mismatch = graphene.String(description="Why Stripe's view differs from ours (status MISMATCH).")
+    events = graphene.List(
+        graphene.NonNull(BillingInvoiceEventType),
+        required=True,
+        description="Each step after the close: sent, paid, payment failed, retries, campaigns paused or resumed.",
+    )
 
     class Meta:
         model = Invoice
@@ -57,12 +78,36 @@ class BillingInvoiceType(MerchantScopedType):
             "sent_at",
             "paid_at",
             "payment_failed_at",
+            "due_at",
+            "collection_method",
+            "stripe_status",
+            "payment_attempts",
+            "next_retry_at",
+            "campaigns_paused_at",
         )
         interfaces = (relay.Node,)
         connection_class = CountableConnection
 
     def resolve_period(root, info):
         return f"{root.period_start:%Y-%m}"
+
+    def resolve_hosted_invoice_url(root, info):
+        return root.hosted_invoice_url or None
+
+    def resolve_invoice_pdf(root, info):
+        return root.invoice_pdf or None
+
+    def resolve_stripe_currency(root, info):
+        return root.stripe_currency or None
+
+    def resolve_mismatch(root, info):
+        return root.mismatch or None
+
+    def resolve_events(root, info):
+        return [
+            BillingInvoiceEventType(kind=e.kind, detail=e.detail, occurred_at=e.occurred_at)
+            for e in root.events.all()
+        ]
 
 
 class LedgerLineType(MerchantScopedType):

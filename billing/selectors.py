@@ -95,7 +95,7 @@ def balances_for(*, merchant: Merchant, period_start: dt.date | None = None) -> 
 def invoices_for(
     *, merchant: Merchant, period_start: dt.date | None = None, status: str | None = None
 ) -> QuerySet[Invoice]:
-    qs = Invoice.objects.filter(issuer=merchant)
+    qs = Invoice.objects.filter(issuer=merchant).prefetch_related("events")
     if period_start is not None:
         qs = qs.filter(period_start=period_start)
     if status:
@@ -104,7 +104,7 @@ def invoices_for(
 
 
 def invoice_for(*, merchant: Merchant, invoice_id: int) -> Invoice | None:
-    return Invoice.objects.filter(issuer=merchant, pk=invoice_id).first()
+    return Invoice.objects.filter(issuer=merchant, pk=invoice_id).prefetch_related("events").first()
 
 
 @dataclass(frozen=True)

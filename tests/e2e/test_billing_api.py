@@ -176,3 +176,38 @@ def test_invoice_list_query_count_does_not_grow_with_rows(api, operation, django
         "2026-08",
         "2026-07",
     ]
+
+
+def test_an_invoice_shows_stripes_view_its_links_and_its_events(api, operation, network):
+    from billing.models import InvoiceEvent
+    from billing.stripe_gateway import StripeInvoiceView
+
+    invoice = network["invoice_b"]
+    view = StripeInvoiceView(
+        id="in_1",
+        status="open",
+        currency="CNY",
+        total=2997,
+        amount_paid=0,
+        collection_method="send_invoice",
+        hosted_invoice_url="https://invoice.stripe.com/i/acct_1/test_1",
+        invoice_pdf="https://pay.stripe.com/invoice/acct_1/test_1/pdf",
+        due_date=1794787200,
+    )
+    fields = closing.record_view(invoice, view)
+    invoice.status = Invoice.Status.OPEN
+    invoice.save(update_fields=[*fields, "status"])
+    InvoiceEvent.objects.create(
+        invoice=invoice, issuer=invoice.issuer, kind="sent", occurred_at=dt.datetime(2026, 11, 2, tzinfo=UTC)
+    )
+    key = make_api_key(network["b"].issuer, "finance")
+    own = ids.encode("BillingInvoice", invoice.pk)
+    got = api.execute(operation("billing_invoice"), {"id": own}, key=key).ok()["billingInvoice"]
+    assert got["hostedInvoiceUrl"] == "https://invoice.stripe.com/i/acct_1/test_1"
+    assert got["invoicePdf"].endswith("/pdf") and got["collectionMethod"] == "send_invoice"
+    assert (got["stripeTotal"], got["stripeCurrency"], got["stripeAmountPaid"]) == (2997, "CNY", 0)
+    assert got["dueAt"].startswith("2026-11-16") and got["mismatch"] is None
+    assert [e["kind"] for e in got["events"]] == ["SENT"]
+
+    other = make_api_key(network["a"].issuer, "finance")
+    assert api.execute(operation("billing_invoice"), {"id": own}, key=other).error_codes == ["NOT_FOUND"]
