@@ -194,7 +194,9 @@ def check_stripe(*, merchant: Merchant, start: dt.datetime, end: dt.datetime) ->
             continue
         reason = disagreement(invoice, view)
         if reason:
-            found.append(Discrepancy("billing.stripe", "STRIPE_DISAGREES", f"Invoice {invoice.pk}: {reason}."))
+            found.append(
+                Discrepancy("billing.stripe", "STRIPE_DISAGREES", f"Invoice {invoice.pk}: {reason}.")
+            )
         elif view.status not in _AGREEING_STATUS.get(invoice.status, {invoice.status}):
             found.append(
                 Discrepancy(

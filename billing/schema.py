@@ -140,6 +140,51 @@ class LedgerLineType(MerchantScopedType):
         return invoice if invoice is not None and invoice.issuer_id == caller.merchant.pk else None
 
 
+class BillingWriteOffType(MerchantScopedType):
+    """A charged write-off and where it is billed: the answer to "which invoice holds it?"."""
+
+    merchant_field = "issuer"
+    redemption_id = graphene.ID(required=True)
+    fee = graphene.Int(required=True, description="Minor units.")
+    period = graphene.String(description="The month that bills it, YYYY-MM; null inside its void window.")
+    invoice_id = graphene.ID(description="The invoice that bills it; null until its month closes.")
+    state = LedgerState(required=True)
+    undone_by = PostingKind(description="REVERSAL (never billed) or CREDIT (billed back later).")
+    credit_period = graphene.String(description="For a credit: the month it is credited in, YYYY-MM.")
+    credit_invoice_id = graphene.ID(description="For a credit: the invoice it is credited on.")
+
+    class Meta:
+        model = Posting
+        name = "BillingWriteOff"
+        fields = ("currency", "occurred_at")
+        interfaces = (relay.Node,)
+        connection_class = CountableConnection
+
+    def resolve_redemption_id(root, info):
+        return ids.encode("Redemption", root.redemption_id)
+
+    def resolve_fee(root, info):
+        return root.fee_amount
+
+    def resolve_period(root, info):
+        return f"{root.billed_period:%Y-%m}" if root.billed_period else None
+
+    def resolve_invoice_id(root, info):
+        return ids.encode("BillingInvoice", root.billed_invoice_id) if root.billed_invoice_id else None
+
+    def resolve_state(root, info):
+        return root.billed_state
+
+    def resolve_undone_by(root, info):
+        return root.undo_kind
+
+    def resolve_credit_period(root, info):
+        return f"{root.undo_period:%Y-%m}" if root.undo_kind == "credit" and root.undo_period else None
+
+    def resolve_credit_invoice_id(root, info):
+        return ids.encode("BillingInvoice", root.undo_invoice_id) if root.undo_invoice_id else None
+
+
 class LedgerBalanceType(graphene.ObjectType):
     class Meta:
         name = "LedgerBalance"
@@ -191,6 +236,12 @@ class Query(graphene.ObjectType):
         BillingInvoiceType, period=graphene.String(description="YYYY-MM"), status=BillingInvoiceStatus()
     )
     billing_invoice = graphene.Field(BillingInvoiceType, id=graphene.ID(required=True))
+    billing_write_offs = DjangoConnectionField(
+        BillingWriteOffType,
+        period=graphene.String(description="YYYY-MM: the month that bills them"),
+        invoice_id=graphene.ID(),
+        description="The issuer's charged write-offs, newest first, each with its period and invoice.",
+    )
     publisher_statement = graphene.Field(
         PublisherStatementType, required=True, period=graphene.String(required=True, description="YYYY-MM")
     )
@@ -237,6 +288,15 @@ class Query(graphene.ObjectType):
         caller = require_key(info, ROLES)
         return selectors.invoices_for(
             merchant=caller.merchant, period_start=_period(period), status=_enum_value(status)
+        )
+
+    def resolve_billing_write_offs(root, info, period=None, invoice_id=None, **_):
+        caller = require_key(info, ROLES)
+        invoice_pk = None
+        if invoice_id is not None:
+            invoice_pk = ids.decode("BillingInvoice", invoice_id) or 0
+        return selectors.write_offs_for(
+            merchant=caller.merchant, period_start=_period(period), invoice_id=invoice_pk
         )
 
     def resolve_billing_invoice(root, info, id):

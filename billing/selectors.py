@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 
 from backend.merchants.models import Merchant
 
@@ -105,6 +105,39 @@ def invoices_for(
 
 def invoice_for(*, merchant: Merchant, invoice_id: int) -> Invoice | None:
     return Invoice.objects.filter(issuer=merchant, pk=invoice_id).prefetch_related("events").first()
+
+
+def write_offs_for(
+    *, merchant: Merchant, period_start: dt.date | None = None, invoice_id: int | None = None
+) -> QuerySet[Posting]:
+    """The issuer's charged write-offs, each with the period and invoice that bill it.
+
+    Annotated from the charge's issuer-receivable line (``billed_period``, ``billed_invoice_id``,
+    ``billed_state``) and, when the charge was undone, from the undo's line (a reversal is never
+    billed; a credit lands in a later period and invoice).
+    """
+    receivable = LedgerEntry.objects.filter(
+        account_kind=LedgerAccount.Kind.ISSUER_RECEIVABLE, merchant=merchant
+    )
+    charge_line = receivable.filter(posting=OuterRef("pk"))
+    undo_line = receivable.filter(posting__reverses=OuterRef("pk"))
+    qs = (
+        Posting.objects.filter(issuer=merchant, kind=Posting.Kind.CHARGE)
+        .annotate(
+            billed_period=Subquery(charge_line.values("period_start")[:1]),
+            billed_invoice_id=Subquery(charge_line.values("invoice_id")[:1]),
+            billed_state=Subquery(charge_line.values("state")[:1]),
+            undo_kind=Subquery(Posting.objects.filter(reverses=OuterRef("pk")).values("kind")[:1]),
+            undo_period=Subquery(undo_line.values("period_start")[:1]),
+            undo_invoice_id=Subquery(undo_line.values("invoice_id")[:1]),
+        )
+        .order_by("-occurred_at", "-id")
+    )
+    if period_start is not None:
+        qs = qs.filter(billed_period=period_start)
+    if invoice_id is not None:
+        qs = qs.filter(billed_invoice_id=invoice_id)
+    return qs
 
 
 @dataclass(frozen=True)

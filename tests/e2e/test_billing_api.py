@@ -211,3 +211,49 @@ def test_an_invoice_shows_stripes_view_its_links_and_its_events(api, operation, 
 
     other = make_api_key(network["a"].issuer, "finance")
     assert api.execute(operation("billing_invoice"), {"id": own}, key=other).error_codes == ["NOT_FOUND"]
+
+
+def test_each_write_off_names_the_period_and_invoice_that_bill_it(
+    api, operation, network, django_assert_max_num_queries
+):
+    setup = network["a"]
+    # A late void of October's first write-off: a credit in November's open period.
+    first = LedgerEntry.objects.filter(issuer=setup.issuer).order_by("id").first().posting.redemption
+    from tests.factories.billing import void_write_off
+
+    void_write_off(first, at=dt.datetime(2026, 11, 5, tzinfo=UTC))
+    services.undo_charge(redemption_id=first.pk, now=dt.datetime(2026, 11, 5, tzinfo=UTC))
+    key = make_api_key(setup.issuer, "finance")
+    with django_assert_max_num_queries(6):
+        data = api.execute(operation("billing_write_offs"), {"first": 10}, key=key).ok()
+    rows = {n["redemptionId"]: n for n in nodes(data, "billingWriteOffs")}
+    invoice = ids.encode("BillingInvoice", network["invoice_a"].pk)
+    assert data["billingWriteOffs"]["totalCount"] == 2
+    assert {(n["period"], n["invoiceId"], n["state"], n["fee"]) for n in rows.values()} == {
+        ("2026-10", invoice, "INVOICED", 200)
+    }
+    credited = rows[ids.encode("Redemption", first.pk)]
+    assert (credited["undoneBy"], credited["creditPeriod"], credited["creditInvoiceId"]) == (
+        "CREDIT",
+        "2026-11",
+        None,
+    )
+    assert (
+        api.execute(operation("billing_write_offs"), {"period": "2026-11"}, key=key).ok()["billingWriteOffs"][
+            "totalCount"
+        ]
+        == 0
+    )
+    assert (
+        api.execute(operation("billing_write_offs"), {"invoiceId": invoice}, key=key).ok()[
+            "billingWriteOffs"
+        ]["totalCount"]
+        == 2
+    )
+    other = make_api_key(network["b"].issuer, "finance")
+    assert (
+        api.execute(operation("billing_write_offs"), {"invoiceId": invoice}, key=other).ok()[
+            "billingWriteOffs"
+        ]["totalCount"]
+        == 0
+    )
