@@ -752,9 +752,8 @@ def _writeoff_rate(ctx: Context) -> tuple[float | None, str]:
 def due_ledger(n: int) -> dict[str, Any]:
     """``n`` attributed write-offs with a pending charge (3 lines each) whose void window passed."""
     from attribution import bench_data
-    from billing import services as billing_services
-
     from backend.merchants.models import Merchant
+    from billing import services as billing_services
 
     from .attribution_data import SLUG_PREFIX
 

@@ -154,7 +154,9 @@ def test_ledger_invariants_hold_for_random_sequences(stripe_gateway):
                 )
                 net = lines.filter(account_kind="issuer_receivable").aggregate(s=Sum("amount"))["s"] or 0
                 assert net == fee * len(owed_here)
-                publisher = lines.filter(account_kind="publisher_payable").aggregate(s=Sum("amount"))["s"] or 0
+                publisher = (
+                    lines.filter(account_kind="publisher_payable").aggregate(s=Sum("amount"))["s"] or 0
+                )
                 assert -publisher == split_fee(fee, self.share).publisher * len(owed_here)
 
         def _currency_of(self, redemption_id):

@@ -155,7 +155,9 @@ def test_our_item_on_a_draft_is_found_by_the_invoice_filter():
             }
         }
     )
-    assert gw.find_item_on_invoice(invoice_id="in_RealShape1", key="cn-inv-7-202610-cny").id == "ii_RealShape1"
+    assert (
+        gw.find_item_on_invoice(invoice_id="in_RealShape1", key="cn-inv-7-202610-cny").id == "ii_RealShape1"
+    )
     assert http.requests[-1][3]["invoice"] == "in_RealShape1"
 
 
