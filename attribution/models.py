@@ -37,6 +37,9 @@ class AttributionRecord(models.Model):
     fee_amount = models.BigIntegerField(
         help_text="The campaign's fee for this write-off (billable in window)."
     )
+    fee_credited = models.BigIntegerField(
+        db_default=0, help_text="Of the fee, what billing credited back after an upheld dispute."
+    )
     currency = models.CharField(max_length=3)
     is_new_customer = models.BooleanField(
         default=False,
@@ -56,6 +59,10 @@ class AttributionRecord(models.Model):
                 name="attribution_discount_within_order",
             ),
             models.CheckConstraint(condition=Q(fee_amount__gte=0), name="attribution_fee_nonneg"),
+            models.CheckConstraint(
+                condition=Q(fee_credited__gte=0) & Q(fee_credited__lte=models.F("fee_amount")),
+                name="attribution_fee_credited_within_fee",
+            ),
             models.CheckConstraint(condition=Q(seconds_to_redeem__gte=0), name="attribution_seconds_nonneg"),
             # At most one new-customer write-off per (issuer, fan), whatever the concurrency.
             models.UniqueConstraint(

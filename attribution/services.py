@@ -83,6 +83,18 @@ def record_for_redemption(*, redemption_id: int) -> AttributionRecord | None:
         return record
 
 
+def credit_record_fee(*, redemption_id: int, amount: int) -> AttributionRecord | None:
+    """Record that ``amount`` of the write-off's fee was credited (an upheld dispute), so
+    reports show fees net of credits. Idempotent: it sets the credited amount, never adds."""
+    with transaction.atomic():
+        record = record_for_redemption(redemption_id=redemption_id)
+        if record is None:
+            return None
+        AttributionRecord.objects.filter(pk=record.pk).update(fee_credited=min(amount, record.fee_amount))
+        record.refresh_from_db(fields=["fee_credited"])
+        return record
+
+
 def void_record(*, redemption_id: int) -> AttributionRecord | None:
     """Mark the record of a voided redemption voided (creating it first if its event lags).
 

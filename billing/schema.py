@@ -205,6 +205,9 @@ class PublisherStatementLineType(graphene.ObjectType):
     currency = graphene.String(required=True)
     write_offs = graphene.Int(required=True)
     credits = graphene.Int(required=True)
+    fees = graphene.Int(
+        required=True, description="The issuers' fees on these lines (charges less credits), minor units."
+    )
     earned = graphene.BigInt(required=True, description="Net share for the month, minor units.")
     paid_by_issuers = graphene.BigInt(required=True)
     outstanding = graphene.BigInt(required=True)
@@ -216,6 +219,11 @@ class PublisherStatementType(graphene.ObjectType):
 
     period = graphene.String(required=True)
     lines = graphene.List(graphene.NonNull(PublisherStatementLineType), required=True)
+    final = graphene.Boolean(
+        required=True,
+        description="Every issuer involved has closed the month (in its time zone): the statement is fixed.",
+    )
+    issuers_open = graphene.Int(required=True, description="Issuers involved whose month is still open.")
 
 
 class Query(graphene.ObjectType):
@@ -311,10 +319,12 @@ class Query(graphene.ObjectType):
     def resolve_publisher_statement(root, info, period):
         caller = require_key(info, ROLES)
         start = _period(period)
-        lines = selectors.publisher_statement_for(merchant=caller.merchant, period_start=start)
+        statement = selectors.publisher_statement_for(merchant=caller.merchant, period_start=start)
         return PublisherStatementType(
             period=f"{start:%Y-%m}",
-            lines=[PublisherStatementLineType(**vars(line)) for line in lines],
+            lines=[PublisherStatementLineType(**vars(line)) for line in statement.lines],
+            final=statement.final,
+            issuers_open=statement.issuers_open,
         )
 
 

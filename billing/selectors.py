@@ -13,7 +13,7 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 
 from backend.merchants.models import Merchant
 
-from .models import Invoice, LedgerAccount, LedgerEntry, Posting
+from .models import BillingPeriod, Invoice, LedgerAccount, LedgerEntry, Posting
 
 State = LedgerEntry.State
 
@@ -144,38 +144,77 @@ def write_offs_for(
 class StatementLine:
     currency: str
     write_offs: int  # charges credited to the publisher in the period
-    credits: int  # voids after lock, taken back in the period
+    credits: int  # voids after lock and upheld disputes, taken back in the period
+    fees: int  # the issuers' fees on those lines (charges less credits), minor units
     earned: int  # net share for the period, minor units
     paid_by_issuers: int  # the part on invoices issuers have paid
     outstanding: int  # earned - paid_by_issuers
 
 
-def publisher_statement_for(*, merchant: Merchant, period_start: dt.date) -> list[StatementLine]:
-    """What the publisher earned in the month: its payable lines locked into that period."""
+@dataclass(frozen=True)
+class Statement:
+    lines: list[StatementLine]
+    final: bool  # every issuer involved has closed the month: the statement no longer changes
+    issuers_open: int  # issuers involved whose month is still open
+
+
+def publisher_statement_for(*, merchant: Merchant, period_start: dt.date) -> Statement:
+    """What the publisher earned in the month: its payable lines locked into that period.
+
+    The calendar is the billing one: each line belongs to the month of the issuer that is
+    billed for it (in the issuer's time zone), the month its write-off was made in, since the
+    close waits for void windows; a void after the close or an upheld dispute is a credit in
+    the month it happens. So once every issuer involved has closed the month, no line can join
+    or leave it: the statement is final.
+    """
+    lines = LedgerEntry.objects.filter(
+        merchant=merchant, account_kind=LedgerAccount.Kind.PUBLISHER_PAYABLE, period_start=period_start
+    ).exclude(state=State.REVERSED)
     rows = (
-        LedgerEntry.objects.filter(
-            merchant=merchant,
-            account_kind=LedgerAccount.Kind.PUBLISHER_PAYABLE,
-            period_start=period_start,
-            state__in=[State.LOCKED, State.INVOICED, State.PAID],
-        )
-        .values("currency")
+        lines.values("currency")
         .annotate(
             earned=Sum("amount", default=0),
             paid=Sum("amount", filter=Q(state=State.PAID), default=0),
+            fees=Sum("posting__fee_amount", default=0),
             write_offs=Count("id", filter=Q(posting__kind=Posting.Kind.CHARGE)),
             credits=Count("id", filter=Q(posting__kind=Posting.Kind.CREDIT)),
         )
         .order_by("currency")
     )
-    return [
-        StatementLine(
-            currency=row["currency"],
-            write_offs=row["write_offs"],
-            credits=row["credits"],
-            earned=-row["earned"],
-            paid_by_issuers=-row["paid"],
-            outstanding=-row["earned"] + row["paid"],
+    # Issuers involved: those with lines in the month, and those whose write-offs for this
+    # publisher are still pending (not yet placed in a month) and happened before it ended
+    # anywhere on Earth (+14 h, the easternmost offset), so could still land in it.
+    latest_end = dt.datetime.combine(
+        (period_start.replace(day=28) + dt.timedelta(days=4)).replace(day=1), dt.time.min, tzinfo=dt.UTC
+    ) + dt.timedelta(hours=14)
+    involved = set(lines.values_list("issuer_id", flat=True).distinct()) | set(
+        LedgerEntry.objects.filter(
+            merchant=merchant,
+            account_kind=LedgerAccount.Kind.PUBLISHER_PAYABLE,
+            state=State.PENDING,
+            posting__occurred_at__lt=latest_end,
         )
-        for row in rows
-    ]
+        .values_list("issuer_id", flat=True)
+        .distinct()
+    )
+    closed = set(
+        BillingPeriod.objects.filter(issuer_id__in=involved, period_start=period_start)
+        .exclude(status=BillingPeriod.Status.OPEN)
+        .values_list("issuer_id", flat=True)
+    )
+    return Statement(
+        lines=[
+            StatementLine(
+                currency=row["currency"],
+                write_offs=row["write_offs"],
+                credits=row["credits"],
+                fees=row["fees"],
+                earned=-row["earned"],
+                paid_by_issuers=-row["paid"],
+                outstanding=-row["earned"] + row["paid"],
+            )
+            for row in rows
+        ],
+        final=not (involved - closed),
+        issuers_open=len(involved - closed),
+    )

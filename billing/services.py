@@ -351,6 +351,7 @@ def dispute_charge(*, redemption_id: int, reason: str, now: dt.datetime | None =
             reverses=charge,
             reason=f"dispute: {reason}",
         )
+        attribution_services.credit_record_fee(redemption_id=redemption_id, amount=charge.fee_amount)
         period = open_period(issuer_id=charge.issuer_id, period_start=month_of(now, charge.issuer))
         _write_lines(
             credit,

@@ -118,11 +118,14 @@ def test_publisher_sees_its_payable_lines_and_statement(api, operation, network)
     statement = api.execute(operation("billing_publisher_statement"), {"period": "2026-10"}, key=key).ok()
     assert statement["publisherStatement"] == {
         "period": "2026-10",
+        "final": True,  # the one issuer involved has frozen October
+        "issuersOpen": 0,
         "lines": [
             {
                 "currency": "CNY",
                 "writeOffs": 2,
                 "credits": 0,
+                "fees": 400,
                 "earned": 100,
                 "paidByIssuers": 0,
                 "outstanding": 100,
