@@ -158,6 +158,8 @@ DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
 BILLING_STRIPE_WEBHOOK_SECRET = env.str("BILLING_STRIPE_WEBHOOK_SECRET", default="")
 # Collection (docs/decisions.md): invoices are sent (send_invoice), due this many days later;
 # a failed payment is retried after these hours; overdue this many days pauses campaigns.
+# Tests only: the localstripe workarounds (billing/stripe_gateway.py), for worker processes too.
+BILLING_STRIPE_LOCALSTRIPE_COMPAT = env.bool("BILLING_STRIPE_LOCALSTRIPE_COMPAT", default=False)
 BILLING_INVOICE_DAYS_UNTIL_DUE = env.int("BILLING_INVOICE_DAYS_UNTIL_DUE", default=14)
 BILLING_DUNNING_RETRY_HOURS = env.list("BILLING_DUNNING_RETRY_HOURS", cast=int, default=[24, 72, 168])
 BILLING_OVERDUE_PAUSE_DAYS = env.int("BILLING_OVERDUE_PAUSE_DAYS", default=7)

@@ -140,6 +140,41 @@ def test_an_issuer_in_los_angeles_is_closed_within_an_hour_of_its_months_end(loc
     assert (invoice.amount, invoice.status) == (100, Invoice.Status.OPEN)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_hourly_close_runs_on_a_real_worker_for_a_los_angeles_issuer(localstripe, monkeypatch):
+    """The beat's task, sent to a real Celery worker process that talks to localstripe."""
+    import uuid
+
+    from tests.conftest import _start_worker, _stop_worker
+    from tests.stripe_server import API_KEY
+
+    setup = billing_setup(fee=130, timezone_name="America/Los_Angeles", void_window_seconds=900)
+    services.charge_redemption(redemption_id=write_off(setup, at=dt.datetime(2026, 11, 1, 3, tzinfo=UTC)).pk)
+    services.lock_due_entries(now=dt.datetime(2026, 11, 1, 4, tzinfo=UTC))
+    for name, value in {
+        "STRIPE_API_HOST": localstripe.url,
+        "STRIPE_TEST_SECRET_KEY": API_KEY,
+        "BILLING_STRIPE_LOCALSTRIPE_COMPAT": "1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    from django.db import connection
+
+    queue = f"close-{uuid.uuid4().hex[:8]}"
+    worker = _start_worker(queue, connection.settings_dict["NAME"], concurrency=1)
+    try:
+        tasks.close_previous_periods.apply_async(args=["2026-11-01T07:05:00+00:00"], queue=queue)
+        wait_for(
+            lambda: BillingPeriod.objects.get(issuer=setup.issuer).status == BillingPeriod.Status.CLOSED, 60
+        )
+    finally:
+        _stop_worker(worker)
+    invoice = Invoice.objects.get(issuer=setup.issuer)
+    assert (invoice.period_start, invoice.amount, invoice.status) == (OCTOBER, 130, Invoice.Status.OPEN)
+    customer = BillingProfile.objects.get(merchant=setup.issuer).stripe_customer_id
+    [theirs] = [i for i in localstripe.invoices(customer) if i["id"] == invoice.stripe_invoice_id]
+    assert (theirs["currency"], theirs["total"]) == ("cny", 130)
+
+
 @pytest.mark.django_db
 def test_a_zero_fee_month_posts_nothing_and_reconciles_green(stripe_gateway):
     setup = billing_setup(fee=0)
