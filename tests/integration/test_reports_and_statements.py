@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from django.db.models import Sum
 
+from attribution.reconcile import reconcile
 from attribution.reports import Dimension, ReportFilters, Side, build_report
 from billing import closing, services
 from billing.models import Invoice, LedgerEntry
@@ -51,6 +52,10 @@ def test_a_disputed_months_report_equals_the_ledger(stripe_gateway):
     assert ledger == 600  # three charges, one credited
     assert fees_in_report(setup.issuer) == ledger
     assert Invoice.objects.get(issuer=setup.issuer).amount == 600  # and so does the invoice
+    start, end = services.period_bounds(OCTOBER, setup.issuer)
+    result = reconcile(merchant=setup.issuer, start=start, end=end)  # Stripe is asked too
+    assert result.ok, result.discrepancies
+    assert {"billing.stripe", "billing.double_charges", "attribution.slot_counters"} <= set(result.checks)
 
 
 def test_a_publisher_statement_is_final_once_every_issuer_closed_and_unchanged_by_a_later_close(
