@@ -49,6 +49,11 @@ class AttributionRecord(models.Model):
         help_text="Redeemed within the campaign's attribution_window_days of issue: only these are billable."
     )
     voided_at = models.DateTimeField(null=True, blank=True)
+    # Where the write-off is billed, written by billing (attribution knows nothing of billing,
+    # so a plain id, not a foreign key): the issuer's month once its charge locks, and the
+    # invoice once that month is frozen. Null for a write-off that is not charged.
+    billing_period = models.DateField(null=True, blank=True)
+    billing_invoice_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

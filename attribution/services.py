@@ -83,6 +83,21 @@ def record_for_redemption(*, redemption_id: int) -> AttributionRecord | None:
         return record
 
 
+def mark_billing(
+    *, redemption_ids: list[int], period_start: dt.date | None = None, invoice_id: int | None = None
+) -> int:
+    """Record on the write-offs' records the month and/or the invoice that bill them (billing
+    calls this in its own transaction when it locks charges and when it freezes a month)."""
+    changes: dict = {}
+    if period_start is not None:
+        changes["billing_period"] = period_start
+    if invoice_id is not None:
+        changes["billing_invoice_id"] = invoice_id
+    if not changes or not redemption_ids:
+        return 0
+    return AttributionRecord.objects.filter(redemption_id__in=redemption_ids).update(**changes)
+
+
 def credit_record_fee(*, redemption_id: int, amount: int) -> AttributionRecord | None:
     """Record that ``amount`` of the write-off's fee was credited (an upheld dispute), so
     reports show fees net of credits. Idempotent: it sets the credited amount, never adds."""

@@ -33,6 +33,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from attribution import services as attribution_services
 from backend.api.errors import ServiceError
 from backend.merchants.models import Merchant
 
@@ -107,9 +108,15 @@ def freeze_period(
         for row in totals:
             currency, total = row["currency"], row["total"]
             of_currency = lines.filter(currency=currency)
+            charged = list(
+                of_currency.filter(
+                    account_kind=LedgerAccount.Kind.ISSUER_RECEIVABLE, posting__kind=Posting.Kind.CHARGE
+                ).values_list("posting__redemption_id", flat=True)
+            )
             if total < 0:
                 later = open_period(issuer_id=issuer.pk, period_start=next_month(period_start))
                 of_currency.update(period_start=later.period_start)
+                attribution_services.mark_billing(redemption_ids=charged, period_start=later.period_start)
                 continue
             settled = total == 0
             invoice = Invoice.objects.create(
@@ -124,6 +131,7 @@ def freeze_period(
                 paid_at=now if settled else None,
             )
             of_currency.update(state=State.PAID if settled else State.INVOICED, invoice=invoice)
+            attribution_services.mark_billing(redemption_ids=charged, invoice_id=invoice.pk)
         period.status = BillingPeriod.Status.CLOSING
         period.frozen_at = now
         period.save(update_fields=["status", "frozen_at"])

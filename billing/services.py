@@ -281,7 +281,9 @@ def _lock_batch(*, now: dt.datetime, batch_size: int) -> tuple[int, int]:
             cursor.execute(
                 """
                 SELECT e.id, e.issuer_id,
-                       date_trunc('month', p.occurred_at AT TIME ZONE m.timezone)::date
+                       date_trunc('month', p.occurred_at AT TIME ZONE m.timezone)::date,
+                       CASE WHEN e.account_kind = 'issuer_receivable' AND p.kind = 'charge'
+                            THEN p.redemption_id END
                 FROM billing_ledgerentry e
                 JOIN billing_posting p ON p.id = e.posting_id
                 JOIN merchants_merchant m ON m.id = e.issuer_id
@@ -293,15 +295,20 @@ def _lock_batch(*, now: dt.datetime, batch_size: int) -> tuple[int, int]:
                 [now, batch_size],
             )
             rows = cursor.fetchall()
-        groups: dict[tuple[int, dt.date], list[int]] = {}
-        for line_id, issuer_id, month in rows:
-            groups.setdefault((issuer_id, month), []).append(line_id)
+        groups: dict[tuple[int, dt.date], tuple[list[int], list[int]]] = {}
+        for line_id, issuer_id, month, charged_redemption in rows:
+            line_ids, redemption_ids = groups.setdefault((issuer_id, month), ([], []))
+            line_ids.append(line_id)
+            if charged_redemption is not None:
+                redemption_ids.append(charged_redemption)
         locked = 0
-        for (issuer_id, month), line_ids in sorted(groups.items()):
+        for (issuer_id, month), (line_ids, redemption_ids) in sorted(groups.items()):
             period = open_period(issuer_id=issuer_id, period_start=month)
             locked += LedgerEntry.objects.filter(id__in=line_ids, state=State.PENDING).update(
                 state=State.LOCKED, locked_at=now, period_start=period.period_start
             )
+            # The write-off's record names its month too (the record-level data).
+            attribution_services.mark_billing(redemption_ids=redemption_ids, period_start=period.period_start)
         return len(rows), locked
 
 

@@ -165,6 +165,22 @@ def test_ledger_invariants_hold_for_random_sequences(stripe_gateway):
             return Redemption.objects.get(pk=redemption_id).currency
 
         @invariant()
+        def each_write_off_record_names_the_period_and_invoice_of_its_charge(self):
+            from attribution.models import AttributionRecord
+
+            charged = LedgerEntry.objects.filter(
+                issuer=self.issuer, account_kind="issuer_receivable", posting__kind="charge"
+            ).values_list("posting__redemption_id", "period_start", "invoice_id")
+            records = {
+                r: (p, i)
+                for r, p, i in AttributionRecord.objects.filter(issuer=self.issuer).values_list(
+                    "redemption_id", "billing_period", "billing_invoice_id"
+                )
+            }
+            for redemption_id, period_start, invoice_id in charged:
+                assert records[redemption_id] == (period_start, invoice_id)
+
+        @invariant()
         def stripe_agrees_with_every_invoice_sent(self):
             for invoice in Invoice.objects.filter(issuer=self.issuer):
                 assert invoice.status != Invoice.Status.MISMATCH, invoice.mismatch

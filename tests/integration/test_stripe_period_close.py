@@ -156,6 +156,14 @@ def test_the_close_waits_for_the_months_last_void_windows(localstripe, stripe_ga
     assert set(
         LedgerEntry.objects.filter(posting__redemption=late).values_list("period_start", "invoice_id")
     ) == {(OCTOBER, invoice.pk)}
+    # The record-level data names them too: each write-off's attribution record.
+    from attribution.models import AttributionRecord
+
+    assert set(
+        AttributionRecord.objects.filter(redemption__in=[early, late]).values_list(
+            "billing_period", "billing_invoice_id"
+        )
+    ) == {(OCTOBER, invoice.pk)}
 
 
 def test_close_refuses_a_month_that_has_not_ended(stripe_gateway):
@@ -190,6 +198,9 @@ def test_a_month_whose_credits_exceed_its_charges_is_carried_forward(stripe_gate
     assert list(Invoice.objects.filter(issuer=setup.issuer).values_list("period_start", "amount")) == [
         (dt.date(2026, 9, 1), 80)
     ]
+    from attribution.models import AttributionRecord
+
+    assert AttributionRecord.objects.get(redemption=september).billing_period == dt.date(2026, 9, 1)
     credit_lines = LedgerEntry.objects.filter(posting__kind="credit")
     assert set(credit_lines.values_list("state", "period_start")) == {("locked", dt.date(2026, 11, 1))}
 
