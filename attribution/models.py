@@ -37,6 +37,9 @@ class AttributionRecord(models.Model):
     fee_amount = models.BigIntegerField(
         help_text="The campaign's fee for this write-off (billable in window)."
     )
+    fee_credited = models.BigIntegerField(
+        db_default=0, help_text="Of the fee, what billing credited back after an upheld dispute."
+    )
     currency = models.CharField(max_length=3)
     is_new_customer = models.BooleanField(
         default=False,
@@ -46,6 +49,11 @@ class AttributionRecord(models.Model):
         help_text="Redeemed within the campaign's attribution_window_days of issue: only these are billable."
     )
     voided_at = models.DateTimeField(null=True, blank=True)
+    # Where the write-off is billed, written by billing (attribution knows nothing of billing,
+    # so a plain id, not a foreign key): the issuer's month once its charge locks, and the
+    # invoice once that month is frozen. Null for a write-off that is not charged.
+    billing_period = models.DateField(null=True, blank=True)
+    billing_invoice_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -56,6 +64,10 @@ class AttributionRecord(models.Model):
                 name="attribution_discount_within_order",
             ),
             models.CheckConstraint(condition=Q(fee_amount__gte=0), name="attribution_fee_nonneg"),
+            models.CheckConstraint(
+                condition=Q(fee_credited__gte=0) & Q(fee_credited__lte=models.F("fee_amount")),
+                name="attribution_fee_credited_within_fee",
+            ),
             models.CheckConstraint(condition=Q(seconds_to_redeem__gte=0), name="attribution_seconds_nonneg"),
             # At most one new-customer write-off per (issuer, fan), whatever the concurrency.
             models.UniqueConstraint(

@@ -217,3 +217,48 @@ def check_records(*, merchant: Merchant, start: dt.datetime, end: dt.datetime) -
         )
         for aid, campaign_id, rid, status in rows
     ]
+
+
+@register_check("attribution.slot_counters")
+def check_slot_counters(*, merchant: Merchant, start: dt.datetime, end: dt.datetime) -> list[Discrepancy]:
+    """Each campaign's slot counters (a cache) equal its Redemption rows (the truth), all time.
+
+    A write-off takes a unit from a slot; a void gives it back. So the slots' redeemed counts
+    sum to the verified, not voided, redemptions, and the spent amounts to their discounts
+    plus fees. Campaigns of the issuer that had write-offs in [start, end) are checked.
+    """
+    rows = _rows(
+        """
+        WITH touched AS (
+            SELECT DISTINCT r.campaign_id FROM redemptions_redemption r
+            JOIN campaigns_campaign c ON c.id = r.campaign_id
+            WHERE c.merchant_id = %s AND r.created_at >= %s AND r.created_at < %s
+        ), slots AS (
+            SELECT s.campaign_id, sum(s.redeemed_count) AS n, sum(s.spent_amount) AS spent
+            FROM campaigns_campaignslot s JOIN touched t ON t.campaign_id = s.campaign_id
+            GROUP BY s.campaign_id
+        ), red AS (
+            SELECT r.campaign_id, count(*) AS n, sum(r.discount_amount + r.fee_amount) AS spent
+            FROM redemptions_redemption r JOIN touched t ON t.campaign_id = r.campaign_id
+            WHERE r.status = 'verified' AND r.slot IS NOT NULL
+            GROUP BY r.campaign_id
+        )
+        SELECT t.campaign_id, coalesce(slots.n, 0), coalesce(red.n, 0),
+               coalesce(slots.spent, 0), coalesce(red.spent, 0), slots.campaign_id IS NOT NULL
+        FROM touched t LEFT JOIN slots ON slots.campaign_id = t.campaign_id
+        LEFT JOIN red ON red.campaign_id = t.campaign_id
+        ORDER BY 1
+        """,
+        [merchant.pk, start, end],
+    )
+    return [
+        Discrepancy(
+            "attribution.slot_counters",
+            "SLOT_COUNTER_MISMATCH",
+            f"Slots count {counted} write-offs ({spent} spent) but {rows_n} verified redemptions "
+            f"({rows_spent} spent) took a slot.",
+            campaign_id,
+        )
+        for campaign_id, counted, rows_n, spent, rows_spent, has_slots in rows
+        if has_slots and (counted != rows_n or spent != rows_spent)
+    ]

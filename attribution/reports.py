@@ -20,7 +20,8 @@ Figures (all over the filtered records; money in integer minor units of ``curren
 - redeemed: write-offs not voided; voided: write-offs since voided.
 - attributed: redeemed inside the campaign's attribution window (the billable ones).
 - gmv, discount: order and discount amounts of redeemed write-offs.
-- fees: fees of attributed write-offs (what the issuer is billed).
+- fees: fees of attributed write-offs (what the issuer is billed), net of fees credited back
+  after an upheld dispute, so they agree with the issuer's ledger.
 - cost_per_redemption: (discount + fees) / redeemed, rounded half up to a minor unit.
 - median_seconds_to_redeem: percentile_cont(0.5) of issue-to-write-off seconds (redeemed).
 - new_customers: redeemed write-offs that were the fan's first at the issuer; share = / redeemed.
@@ -202,7 +203,8 @@ def report_sql(*, merchant: Merchant, dimension: Dimension, filters: ReportFilte
             count(*) FILTER (WHERE {live} AND r.in_attribution_window) AS attributed,
             coalesce(sum(r.order_amount) FILTER (WHERE {live}), 0) AS gmv,
             coalesce(sum(r.discount_amount) FILTER (WHERE {live}), 0) AS discount,
-            coalesce(sum(r.fee_amount) FILTER (WHERE {live} AND r.in_attribution_window), 0) AS fees,
+            coalesce(sum(r.fee_amount - r.fee_credited) FILTER (WHERE {live} AND r.in_attribution_window), 0)
+                AS fees,
             count(*) FILTER (WHERE {live} AND r.is_new_customer) AS new_customers,
             percentile_cont(0.5) WITHIN GROUP (ORDER BY r.seconds_to_redeem)
                 FILTER (WHERE {live}) AS median_seconds_to_redeem

@@ -105,6 +105,31 @@ def record_for_redemptions(*, redemption_ids: Sequence[int]) -> dict[int, Attrib
                 AttributionRecord.objects.bulk_create(rows, ignore_conflicts=True)
                 _refresh_new_customers(sorted({(r.issuer_id, r.fan_id) for r in rows}))
         return {r.redemption_id: r for r in AttributionRecord.objects.filter(redemption_id__in=ids)}
+def mark_billing(
+    *, redemption_ids: list[int], period_start: dt.date | None = None, invoice_id: int | None = None
+) -> int:
+    """Record on the write-offs' records the month and/or the invoice that bill them (billing
+    calls this in its own transaction when it locks charges and when it freezes a month)."""
+    changes: dict = {}
+    if period_start is not None:
+        changes["billing_period"] = period_start
+    if invoice_id is not None:
+        changes["billing_invoice_id"] = invoice_id
+    if not changes or not redemption_ids:
+        return 0
+    return AttributionRecord.objects.filter(redemption_id__in=redemption_ids).update(**changes)
+
+
+def credit_record_fee(*, redemption_id: int, amount: int) -> AttributionRecord | None:
+    """Record that ``amount`` of the write-off's fee was credited (an upheld dispute), so
+    reports show fees net of credits. Idempotent: it sets the credited amount, never adds."""
+    with transaction.atomic():
+        record = record_for_redemption(redemption_id=redemption_id)
+        if record is None:
+            return None
+        AttributionRecord.objects.filter(pk=record.pk).update(fee_credited=min(amount, record.fee_amount))
+        record.refresh_from_db(fields=["fee_credited"])
+        return record
 
 
 def void_record(*, redemption_id: int) -> AttributionRecord | None:

@@ -139,6 +139,7 @@ class Invoice(models.Model):
         PAID = "paid"
         PAYMENT_FAILED = "payment_failed"
         SETTLED = "settled", "Settled without Stripe (nothing to pay)"
+        MISMATCH = "mismatch", "Mismatch (Stripe's currency or total differs from ours; never paid)"
 
     billing_period = models.ForeignKey(BillingPeriod, on_delete=models.PROTECT, related_name="invoices")
     issuer = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="+")
@@ -154,6 +155,21 @@ class Invoice(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     payment_failed_at = models.DateTimeField(null=True, blank=True)
+    # Stripe's view of the invoice, as last seen (at send, on every webhook, at reconcile).
+    collection_method = models.CharField(max_length=32, blank=True, default="")
+    stripe_status = models.CharField(max_length=32, blank=True, default="")
+    stripe_currency = models.CharField(max_length=3, blank=True, default="")
+    stripe_total = models.BigIntegerField(null=True, blank=True)
+    stripe_amount_paid = models.BigIntegerField(null=True, blank=True)
+    hosted_invoice_url = models.URLField(max_length=1000, blank=True, default="")
+    invoice_pdf = models.URLField(max_length=1000, blank=True, default="")
+    due_at = models.DateTimeField(null=True, blank=True)
+    mismatch = models.CharField(max_length=300, blank=True, default="", help_text="Why Stripe disagrees.")
+    # Dunning: the next retry of a failed payment, and the campaigns paused while overdue.
+    payment_attempts = models.PositiveIntegerField(default=0)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    campaigns_paused_at = models.DateTimeField(null=True, blank=True)
+    paused_campaign_ids = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -168,7 +184,7 @@ class Invoice(models.Model):
             ),
             models.CheckConstraint(condition=Q(amount__gte=0), name="invoice_amount_nonneg"),
             models.CheckConstraint(
-                condition=Q(status__in=["draft", "open", "paid", "payment_failed", "settled"]),
+                condition=Q(status__in=["draft", "open", "paid", "payment_failed", "settled", "mismatch"]),
                 name="invoice_status_valid",
             ),
         ]
@@ -239,6 +255,8 @@ class BillingProfile(models.Model):
     merchant = models.OneToOneField("merchants.Merchant", on_delete=models.PROTECT, related_name="+")
     stripe_customer_id = models.CharField(max_length=255, blank=True, default="")
     stripe_subscription_id = models.CharField(max_length=255, blank=True, default="")
+    # localstripe only: one $0 subscription per currency ({"usd": "sub_..."}), see stripe_gateway.
+    zero_subscriptions = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
 
@@ -249,6 +267,11 @@ class StripeInvoiceEvent(models.Model):
     type = models.CharField(max_length=64)
     stripe_invoice_id = models.CharField(max_length=255)
     stripe_created = models.BigIntegerField(default=0)
+    # Stripe's view of the invoice in the (signed) event: compared with ours before applying.
+    currency = models.CharField(max_length=3, blank=True, default="")
+    total = models.BigIntegerField(null=True, blank=True)
+    amount_paid = models.BigIntegerField(null=True, blank=True)
+    invoice_status = models.CharField(max_length=32, blank=True, default="")
     received_at = models.DateTimeField(auto_now_add=True)
     applied_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=32, blank=True, default="")
@@ -259,3 +282,29 @@ class StripeInvoiceEvent(models.Model):
                 fields=["received_at"], name="stripeevent_unapplied_idx", condition=Q(applied_at__isnull=True)
             )
         ]
+
+
+class InvoiceEvent(models.Model):
+    """One step in an invoice's life after the close: sent, mismatch, paid, payment failed,
+    retried, overdue (campaigns paused), resumed. The issuer sees them in the API."""
+
+    class Kind(models.TextChoices):
+        SENT = "sent"
+        MISMATCH = "mismatch"
+        PAID = "paid"
+        PAYMENT_FAILED = "payment_failed"
+        RETRY_SCHEDULED = "retry_scheduled"
+        RETRIED = "retried"
+        RETRY_FAILED = "retry_failed"
+        CAMPAIGNS_PAUSED = "campaigns_paused", "Overdue: the issuer's campaigns were paused"
+        CAMPAIGNS_RESUMED = "campaigns_resumed", "Paid: the paused campaigns were resumed"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="events")
+    issuer = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    detail = models.CharField(max_length=300, blank=True, default="")
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["issuer", "occurred_at"], name="invoiceevent_issuer_idx")]

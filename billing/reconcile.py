@@ -5,6 +5,8 @@
   and nothing else does;
 - ``billing.postings``: every posting's lines sum to zero;
 - ``billing.invoices``: every invoice's amount equals its issuer-receivable lines.
+- ``billing.double_charges``: no redemption has two charges;
+- ``billing.stripe``: every invoice at Stripe has our currency, total and status.
 """
 
 from __future__ import annotations
@@ -126,3 +128,81 @@ def check_invoices(*, merchant: Merchant, start: dt.datetime, end: dt.datetime) 
         for iid, amount, count, total, n in rows
         if amount != total or count != n
     ]
+
+
+@register_check("billing.double_charges")
+def check_double_charges(*, merchant: Merchant, start: dt.datetime, end: dt.datetime) -> list[Discrepancy]:
+    """No redemption has two charges (a unique constraint forbids it; this proves it held)."""
+    rows = _rows(
+        """
+        SELECT p.redemption_id, min(p.campaign_id), count(*) FROM billing_posting p
+        WHERE p.issuer_id = %s AND p.kind = 'charge' AND p.occurred_at >= %s AND p.occurred_at < %s
+        GROUP BY p.redemption_id HAVING count(*) > 1
+        """,
+        [merchant.pk, start, end],
+    )
+    return [
+        Discrepancy("billing.double_charges", "CHARGED_TWICE", f"Redemption {rid} has {n} charges.", cid, rid)
+        for rid, cid, n in rows
+    ]
+
+
+# Our invoice status -> the Stripe statuses that agree with it.
+_AGREEING_STATUS = {
+    "open": {"open", "draft"},  # localstripe has no finalize: its invoices stay drafts
+    "payment_failed": {"open", "draft"},
+    "paid": {"paid"},
+}
+
+
+@register_check("billing.stripe")
+def check_stripe(*, merchant: Merchant, start: dt.datetime, end: dt.datetime) -> list[Discrepancy]:
+    """Every invoice sent to Stripe has, at Stripe, our currency, our total and our status.
+
+    Asks Stripe (one retrieve per invoice of the months starting in [start, end)); an
+    invoice held in ``mismatch`` is always reported, and so is a Stripe that cannot answer.
+    """
+    import stripe
+
+    from .closing import disagreement
+    from .models import Invoice
+    from .stripe_gateway import StripeGateway
+
+    invoices = list(
+        Invoice.objects.filter(
+            issuer=merchant, period_start__gte=start.date(), period_start__lt=end.date()
+        ).exclude(stripe_invoice_id="")
+    )
+    if not invoices:
+        return []
+    gateway = StripeGateway.from_settings()
+    found = []
+    for invoice in invoices:
+        if invoice.status == Invoice.Status.MISMATCH:
+            found.append(
+                Discrepancy(
+                    "billing.stripe", "INVOICE_HELD_MISMATCH", f"Invoice {invoice.pk}: {invoice.mismatch}."
+                )
+            )
+            continue
+        try:
+            view = gateway.retrieve_invoice(invoice_id=invoice.stripe_invoice_id)
+        except stripe.StripeError as exc:
+            found.append(
+                Discrepancy("billing.stripe", "STRIPE_UNAVAILABLE", f"Invoice {invoice.pk}: {exc}"[:300])
+            )
+            continue
+        reason = disagreement(invoice, view)
+        if reason:
+            found.append(
+                Discrepancy("billing.stripe", "STRIPE_DISAGREES", f"Invoice {invoice.pk}: {reason}.")
+            )
+        elif view.status not in _AGREEING_STATUS.get(invoice.status, {invoice.status}):
+            found.append(
+                Discrepancy(
+                    "billing.stripe",
+                    "STRIPE_STATUS_DIFFERS",
+                    f"Invoice {invoice.pk} is {invoice.status} here, {view.status} at Stripe.",
+                )
+            )
+    return found

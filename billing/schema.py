@@ -17,7 +17,7 @@ from backend.api.types import CountableConnection, MerchantScopedType
 
 from . import selectors
 from .errors import BillingErrorCode
-from .models import Invoice, LedgerAccount, LedgerEntry, Posting
+from .models import Invoice, InvoiceEvent, LedgerAccount, LedgerEntry, Posting
 
 ROLES = (FINANCE,)
 
@@ -25,6 +25,7 @@ LedgerState = graphene.Enum.from_enum(LedgerEntry.State, name="LedgerState")
 LedgerAccountKind = graphene.Enum.from_enum(LedgerAccount.Kind, name="LedgerAccountKind")
 PostingKind = graphene.Enum.from_enum(Posting.Kind, name="PostingKind")
 BillingInvoiceStatus = graphene.Enum.from_enum(Invoice.Status, name="BillingInvoiceStatus")
+BillingInvoiceEventKind = graphene.Enum.from_enum(InvoiceEvent.Kind, name="BillingInvoiceEventKind")
 
 
 def _period(value: str | None):
@@ -40,10 +41,30 @@ def _enum_value(value):
     return getattr(value, "value", value)
 
 
+class BillingInvoiceEventType(graphene.ObjectType):
+    class Meta:
+        name = "BillingInvoiceEvent"
+
+    kind = BillingInvoiceEventKind(required=True)
+    detail = graphene.String(required=True)
+    occurred_at = graphene.DateTime(required=True)
+
+
 class BillingInvoiceType(MerchantScopedType):
     merchant_field = "issuer"
     period = graphene.String(required=True, description="The month, YYYY-MM.")
     status = BillingInvoiceStatus(required=True)
+    hosted_invoice_url = graphene.String(description="Stripe's page where the invoice is seen and paid.")
+    invoice_pdf = graphene.String(description="Stripe's PDF of the invoice.")
+    stripe_total = graphene.Int(description="Stripe's total, minor units (compared with amount).")
+    stripe_amount_paid = graphene.Int(description="What Stripe says was paid, minor units.")
+    stripe_currency = graphene.String(description="Stripe's currency (compared with currency).")
+    mismatch = graphene.String(description="Why Stripe's view differs from ours (status MISMATCH).")
+    events = graphene.List(
+        graphene.NonNull(BillingInvoiceEventType),
+        required=True,
+        description="Each step after the close: sent, paid, payment failed, retries, campaigns paused or resumed.",
+    )
 
     class Meta:
         model = Invoice
@@ -57,12 +78,36 @@ class BillingInvoiceType(MerchantScopedType):
             "sent_at",
             "paid_at",
             "payment_failed_at",
+            "due_at",
+            "collection_method",
+            "stripe_status",
+            "payment_attempts",
+            "next_retry_at",
+            "campaigns_paused_at",
         )
         interfaces = (relay.Node,)
         connection_class = CountableConnection
 
     def resolve_period(root, info):
         return f"{root.period_start:%Y-%m}"
+
+    def resolve_hosted_invoice_url(root, info):
+        return root.hosted_invoice_url or None
+
+    def resolve_invoice_pdf(root, info):
+        return root.invoice_pdf or None
+
+    def resolve_stripe_currency(root, info):
+        return root.stripe_currency or None
+
+    def resolve_mismatch(root, info):
+        return root.mismatch or None
+
+    def resolve_events(root, info):
+        return [
+            BillingInvoiceEventType(kind=e.kind, detail=e.detail, occurred_at=e.occurred_at)
+            for e in root.events.all()
+        ]
 
 
 class LedgerLineType(MerchantScopedType):
@@ -95,6 +140,51 @@ class LedgerLineType(MerchantScopedType):
         return invoice if invoice is not None and invoice.issuer_id == caller.merchant.pk else None
 
 
+class BillingWriteOffType(MerchantScopedType):
+    """A charged write-off and where it is billed: the answer to "which invoice holds it?"."""
+
+    merchant_field = "issuer"
+    redemption_id = graphene.ID(required=True)
+    fee = graphene.Int(required=True, description="Minor units.")
+    period = graphene.String(description="The month that bills it, YYYY-MM; null inside its void window.")
+    invoice_id = graphene.ID(description="The invoice that bills it; null until its month closes.")
+    state = LedgerState(required=True)
+    undone_by = PostingKind(description="REVERSAL (never billed) or CREDIT (billed back later).")
+    credit_period = graphene.String(description="For a credit: the month it is credited in, YYYY-MM.")
+    credit_invoice_id = graphene.ID(description="For a credit: the invoice it is credited on.")
+
+    class Meta:
+        model = Posting
+        name = "BillingWriteOff"
+        fields = ("currency", "occurred_at")
+        interfaces = (relay.Node,)
+        connection_class = CountableConnection
+
+    def resolve_redemption_id(root, info):
+        return ids.encode("Redemption", root.redemption_id)
+
+    def resolve_fee(root, info):
+        return root.fee_amount
+
+    def resolve_period(root, info):
+        return f"{root.billed_period:%Y-%m}" if root.billed_period else None
+
+    def resolve_invoice_id(root, info):
+        return ids.encode("BillingInvoice", root.billed_invoice_id) if root.billed_invoice_id else None
+
+    def resolve_state(root, info):
+        return root.billed_state
+
+    def resolve_undone_by(root, info):
+        return root.undo_kind
+
+    def resolve_credit_period(root, info):
+        return f"{root.undo_period:%Y-%m}" if root.undo_kind == "credit" and root.undo_period else None
+
+    def resolve_credit_invoice_id(root, info):
+        return ids.encode("BillingInvoice", root.undo_invoice_id) if root.undo_invoice_id else None
+
+
 class LedgerBalanceType(graphene.ObjectType):
     class Meta:
         name = "LedgerBalance"
@@ -115,6 +205,9 @@ class PublisherStatementLineType(graphene.ObjectType):
     currency = graphene.String(required=True)
     write_offs = graphene.Int(required=True)
     credits = graphene.Int(required=True)
+    fees = graphene.Int(
+        required=True, description="The issuers' fees on these lines (charges less credits), minor units."
+    )
     earned = graphene.BigInt(required=True, description="Net share for the month, minor units.")
     paid_by_issuers = graphene.BigInt(required=True)
     outstanding = graphene.BigInt(required=True)
@@ -126,6 +219,11 @@ class PublisherStatementType(graphene.ObjectType):
 
     period = graphene.String(required=True)
     lines = graphene.List(graphene.NonNull(PublisherStatementLineType), required=True)
+    final = graphene.Boolean(
+        required=True,
+        description="Every issuer involved has closed the month (in its time zone): the statement is fixed.",
+    )
+    issuers_open = graphene.Int(required=True, description="Issuers involved whose month is still open.")
 
 
 class Query(graphene.ObjectType):
@@ -146,6 +244,12 @@ class Query(graphene.ObjectType):
         BillingInvoiceType, period=graphene.String(description="YYYY-MM"), status=BillingInvoiceStatus()
     )
     billing_invoice = graphene.Field(BillingInvoiceType, id=graphene.ID(required=True))
+    billing_write_offs = DjangoConnectionField(
+        BillingWriteOffType,
+        period=graphene.String(description="YYYY-MM: the month that bills them"),
+        invoice_id=graphene.ID(),
+        description="The issuer's charged write-offs, newest first, each with its period and invoice.",
+    )
     publisher_statement = graphene.Field(
         PublisherStatementType, required=True, period=graphene.String(required=True, description="YYYY-MM")
     )
@@ -194,6 +298,15 @@ class Query(graphene.ObjectType):
             merchant=caller.merchant, period_start=_period(period), status=_enum_value(status)
         )
 
+    def resolve_billing_write_offs(root, info, period=None, invoice_id=None, **_):
+        caller = require_key(info, ROLES)
+        invoice_pk = None
+        if invoice_id is not None:
+            invoice_pk = ids.decode("BillingInvoice", invoice_id) or 0
+        return selectors.write_offs_for(
+            merchant=caller.merchant, period_start=_period(period), invoice_id=invoice_pk
+        )
+
     def resolve_billing_invoice(root, info, id):
         caller = require_key(info, ROLES)
         invoice = selectors.invoice_for(
@@ -206,10 +319,12 @@ class Query(graphene.ObjectType):
     def resolve_publisher_statement(root, info, period):
         caller = require_key(info, ROLES)
         start = _period(period)
-        lines = selectors.publisher_statement_for(merchant=caller.merchant, period_start=start)
+        statement = selectors.publisher_statement_for(merchant=caller.merchant, period_start=start)
         return PublisherStatementType(
             period=f"{start:%Y-%m}",
-            lines=[PublisherStatementLineType(**vars(line)) for line in lines],
+            lines=[PublisherStatementLineType(**vars(line)) for line in statement.lines],
+            final=statement.final,
+            issuers_open=statement.issuers_open,
         )
 
 

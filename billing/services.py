@@ -19,7 +19,7 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Sequence
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -148,7 +148,8 @@ def charge_redemption(*, redemption_id: int) -> Posting | None:
     Billable: the attribution record is inside its attribution window and the redemption is
     still verified. The issuer's receivable is debited with the fee; the publisher's payable
     is credited with its floored share and the platform's revenue with the remainder.
-    Returns None when there is nothing to charge (rejected, voided, or not attributed).
+    Returns None when there is nothing to charge (rejected, voided, not attributed, or a
+    zero fee: a campaign without a fee posts nothing, and reconcile expects nothing).
     """
     with transaction.atomic():
         redemption = Redemption.objects.select_for_update(no_key=True).filter(pk=redemption_id).first()
@@ -164,6 +165,8 @@ def charge_redemption(*, redemption_id: int) -> Posting | None:
             "publisher_share_bps", "campaign__void_window_seconds"
         )[0]
         split = split_fee(record.fee_amount, terms["publisher_share_bps"])
+        if split.fee == 0:
+            return None
         posting = Posting.objects.create(
             kind=Posting.Kind.CHARGE,
             redemption_id=redemption_id,
@@ -228,6 +231,9 @@ def charge_redemptions(*, redemption_ids: Sequence[int]) -> list[Posting]:
             r.redemption_id: split_fee(r.fee_amount, terms[r.placement_id]["publisher_share_bps"])
             for r in billable
         }
+        billable = [r for r in billable if splits[r.redemption_id].fee > 0]  # a zero fee posts nothing
+        if not billable:
+            return []
         postings = Posting.objects.bulk_create(
             Posting(
                 kind=Posting.Kind.CHARGE,
@@ -334,30 +340,68 @@ def undo_charge(*, redemption_id: int, now: dt.datetime | None = None) -> Postin
         return undo
 
 
-def lock_due_entries(*, now: dt.datetime | None = None, batch_size: int = 5000) -> int:
-    """Lock the pending lines whose void window has passed; returns how many lines it locked.
+LOCK_BATCH_SIZE = 5000
 
-    Each line joins the issuer's earliest open period at or after the write-off's month.
-    Safe to run concurrently and repeatedly: the UPDATE only moves lines still pending.
+
+def lock_due_entries(
+    *, now: dt.datetime | None = None, batch_size: int = LOCK_BATCH_SIZE, max_batches: int | None = None
+) -> int:
+    """Lock every pending line whose void window has passed; returns how many lines it locked.
+
+    Drains everything due, ``batch_size`` lines at a time, each batch its own transaction (so
+    a crash loses at most one batch's work, and locks are held briefly). Each line joins the
+    issuer's earliest open period at or after the write-off's month: its own month, since
+    the close waits for the month's void windows (billing/closing.py). Safe to run
+    concurrently and repeatedly: rows are claimed with SKIP LOCKED and only pending ones move.
     """
     now = now or timezone.now()
-    due = list(
-        LedgerEntry.objects.filter(state=State.PENDING, lock_after__lte=now)
-        .order_by("lock_after", "id")
-        .values_list("posting_id", "issuer_id", "posting__occurred_at")[:batch_size]
-    )
-    issuers = {m.pk: m for m in Merchant.objects.filter(pk__in={issuer_id for _, issuer_id, _ in due})}
-    groups: dict[tuple[int, dt.date], set[int]] = {}
-    for posting_id, issuer_id, occurred_at in due:
-        groups.setdefault((issuer_id, month_of(occurred_at, issuers[issuer_id])), set()).add(posting_id)
-    locked = 0
-    for (issuer_id, month), posting_ids in sorted(groups.items()):
-        with transaction.atomic():
-            period = open_period(issuer_id=issuer_id, period_start=month)
-            locked += LedgerEntry.objects.filter(
-                posting_id__in=posting_ids, state=State.PENDING, lock_after__lte=now
-            ).update(state=State.LOCKED, locked_at=now, period_start=period.period_start)
+    locked = batches = 0
+    while max_batches is None or batches < max_batches:
+        claimed, done = _lock_batch(now=now, batch_size=batch_size)
+        locked += done
+        batches += 1
+        if claimed < batch_size:
+            break
     return locked
+
+
+def _lock_batch(*, now: dt.datetime, batch_size: int) -> tuple[int, int]:
+    """One transaction: claim up to ``batch_size`` due lines, group them by (issuer, month)."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # The month in the issuer's own time zone is computed by PostgreSQL, in the claim.
+            cursor.execute(
+                """
+                SELECT e.id, e.issuer_id,
+                       date_trunc('month', p.occurred_at AT TIME ZONE m.timezone)::date,
+                       CASE WHEN e.account_kind = 'issuer_receivable' AND p.kind = 'charge'
+                            THEN p.redemption_id END
+                FROM billing_ledgerentry e
+                JOIN billing_posting p ON p.id = e.posting_id
+                JOIN merchants_merchant m ON m.id = e.issuer_id
+                WHERE e.state = 'pending' AND e.lock_after <= %s
+                ORDER BY e.lock_after, e.id
+                LIMIT %s
+                FOR UPDATE OF e SKIP LOCKED
+                """,
+                [now, batch_size],
+            )
+            rows = cursor.fetchall()
+        groups: dict[tuple[int, dt.date], tuple[list[int], list[int]]] = {}
+        for line_id, issuer_id, month, charged_redemption in rows:
+            line_ids, redemption_ids = groups.setdefault((issuer_id, month), ([], []))
+            line_ids.append(line_id)
+            if charged_redemption is not None:
+                redemption_ids.append(charged_redemption)
+        locked = 0
+        for (issuer_id, month), (line_ids, redemption_ids) in sorted(groups.items()):
+            period = open_period(issuer_id=issuer_id, period_start=month)
+            locked += LedgerEntry.objects.filter(id__in=line_ids, state=State.PENDING).update(
+                state=State.LOCKED, locked_at=now, period_start=period.period_start
+            )
+            # The write-off's record names its month too (the record-level data).
+            attribution_services.mark_billing(redemption_ids=redemption_ids, period_start=period.period_start)
+        return len(rows), locked
 
 
 DISPUTE_REASON_MAX = 180
@@ -406,6 +450,7 @@ def dispute_charge(*, redemption_id: int, reason: str, now: dt.datetime | None =
             reverses=charge,
             reason=f"dispute: {reason}",
         )
+        attribution_services.credit_record_fee(redemption_id=redemption_id, amount=charge.fee_amount)
         period = open_period(issuer_id=charge.issuer_id, period_start=month_of(now, charge.issuer))
         _write_lines(
             credit,

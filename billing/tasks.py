@@ -19,19 +19,22 @@ def lock_ledger_entries() -> int:
     return locked
 
 
-@shared_task(bind=True, name="billing.tasks.close_previous_periods", max_retries=48)
-def close_previous_periods(self) -> int:
-    """Close every ended (issuer, month) with locked lines or unsent invoices.
+@shared_task(name="billing.tasks.close_previous_periods")
+def close_previous_periods(now: str | None = None) -> int:
+    """Close every (issuer, month) that has ended in the issuer's time zone (run hourly).
 
-    One issuer's Stripe trouble does not block the others; the task retries itself (every
-    30 minutes) until every period is closed, since the beat runs only once a month.
+    One issuer's Stripe trouble does not block the others; the next hourly run retries it.
+    ``now`` (ISO 8601) is for tests and replays; by default the current time.
     """
+    import datetime as dt
+
     from . import closing
 
+    moment = dt.datetime.fromisoformat(now) if now else None
     closed = failed = 0
-    for issuer, period_start in closing.periods_to_close():
+    for issuer, period_start in closing.periods_to_close(now=moment):
         try:
-            closing.close_period(issuer=issuer, period_start=period_start)
+            closing.close_period(issuer=issuer, period_start=period_start, now=moment)
             closed += 1
         except Exception:
             failed += 1
@@ -39,8 +42,16 @@ def close_previous_periods(self) -> int:
                 "billing.close_failed", extra={"issuer_id": issuer.pk, "period": str(period_start)}
             )
     if failed:
-        raise self.retry(countdown=1800)
+        logger.error("billing.close_incomplete", extra={"closed": closed, "failed": failed})
     return closed
+
+
+@shared_task(name="billing.tasks.run_dunning")
+def run_dunning() -> dict:
+    """Retry failed payments on schedule; pause an overdue issuer's campaigns (hourly)."""
+    from . import payments
+
+    return payments.run_dunning()
 
 
 @shared_task(name="billing.tasks.apply_stripe_invoice_events")

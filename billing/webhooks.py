@@ -69,12 +69,23 @@ def record_event(event: dict) -> bool:
                     type=event_type,
                     stripe_invoice_id=str(invoice.get("id", ""))[:255],
                     stripe_created=int(event.get("created") or 0),
+                    currency=str(invoice.get("currency") or "")[:3].upper(),
+                    total=_int_or_none(invoice.get("total")),
+                    amount_paid=_int_or_none(invoice.get("amount_paid")),
+                    invoice_status=str(invoice.get("status") or "")[:32],
                 )
             ],
             ignore_conflicts=True,
         )
         transaction.on_commit(_enqueue_apply)
     return bool(created and created[0].pk)
+
+
+def _int_or_none(value) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _enqueue_apply() -> None:

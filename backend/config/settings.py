@@ -139,10 +139,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     "terminal-nonce-purge": {"task": "backend.merchants.tasks.purge_terminal_nonces", "schedule": 300.0},
     "fan-import-requeue": {"task": "backend.audience.tasks.requeue_stalled_fan_imports", "schedule": 120.0},
     "ledger-lock": {"task": "billing.tasks.lock_ledger_entries", "schedule": 60.0},
+    "billing-dunning": {"task": "billing.tasks.run_dunning", "schedule": crontab(minute="20")},
     "report-export-requeue": {"task": "attribution.tasks.requeue_stalled_exports", "schedule": 120.0},
     "period-close": {
         "task": "billing.tasks.close_previous_periods",
-        "schedule": crontab(day_of_month="1", hour="2", minute="0"),
+        # Hourly: each issuer's month ends at its own midnight (billing/closing.py).
+        "schedule": crontab(minute="5"),
     },
 }
 
@@ -158,6 +160,13 @@ DJSTRIPE_USE_NATIVE_JSONFIELD = True
 DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
 # Billing's own webhook endpoint for invoice events (/billing/stripe/webhook/, billing/webhooks.py).
 BILLING_STRIPE_WEBHOOK_SECRET = env.str("BILLING_STRIPE_WEBHOOK_SECRET", default="")
+# Collection (docs/decisions.md): invoices are sent (send_invoice), due this many days later;
+# a failed payment is retried after these hours; overdue this many days pauses campaigns.
+# Tests only: the localstripe workarounds (billing/stripe_gateway.py), for worker processes too.
+BILLING_STRIPE_LOCALSTRIPE_COMPAT = env.bool("BILLING_STRIPE_LOCALSTRIPE_COMPAT", default=False)
+BILLING_INVOICE_DAYS_UNTIL_DUE = env.int("BILLING_INVOICE_DAYS_UNTIL_DUE", default=14)
+BILLING_DUNNING_RETRY_HOURS = env.list("BILLING_DUNNING_RETRY_HOURS", cast=int, default=[24, 72, 168])
+BILLING_OVERDUE_PAUSE_DAYS = env.int("BILLING_OVERDUE_PAUSE_DAYS", default=7)
 
 # --- Network rules -----------------------------------------------------------
 # Key for hashing fan identifiers (phone numbers, open ids): raw values are never stored.

@@ -335,6 +335,7 @@ def s1_writeoff(ctx: Context) -> list[Row]:
     finally:
         servers.drop_queue(queue)
     all_verified = _verified(ours) == ours["ops"] and _verified(raw) == raw["ops"]
+    ctx.cache["writeoff_rate"] = ours["throughput"]  # scenario 7 measures locking against it
     return [
         Row(
             "1 write-off",
@@ -894,6 +895,112 @@ def s6_writeoffs_during_issuance(ctx: Context) -> list[Row]:
     ]
 
 
+# 7: write-offs whose ledger lines (3 each) are due to lock, per size (sizes.py is shared).
+LOCK_WRITEOFFS = {"tiny": 2_000, "quick": 50_000, "full": 200_000}
+LATEST_JSON = ROOT / "bench" / "results" / "latest.json"
+
+
+def _writeoff_rate(ctx: Context) -> tuple[float | None, str]:
+    """Scenario 1's full-stack write-off rate: from this run, else from the last full report."""
+    if "writeoff_rate" in ctx.cache:
+        return ctx.cache["writeoff_rate"], "scenario 1 of this run"
+    try:
+        import json
+
+        for row in json.loads(LATEST_JSON.read_text())["rows"]:
+            if row["scenario"].startswith("1 ") and row["metric"].startswith("write-offs/s"):
+                return float(row["ours"]), "scenario 1 of bench/results/latest.json"
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None, "no write-off rate known"
+
+
+def due_ledger(n: int) -> dict[str, Any]:
+    """``n`` attributed write-offs with a pending charge (3 lines each) whose void window passed."""
+    from attribution import bench_data
+    from backend.merchants.models import Merchant
+    from billing import services as billing_services
+
+    from .attribution_data import SLUG_PREFIX
+
+    network = bench_data.generate(n, issuers=4, publishers=8, campaigns_per_issuer=2, fans=1000, days=60)
+    issuers = [m.pk for m in network.issuers]
+    # Synthetic rows (not through the write-off path): the outbox invariants leave them out.
+    for merchant in [*network.issuers, *network.publishers]:
+        Merchant.objects.filter(pk=merchant.pk).update(slug=f"{SLUG_PREFIX}lock-{merchant.slug}"[:64])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT issuer_id, publisher_id, currency FROM attribution_attributionrecord "
+            "WHERE issuer_id = ANY(%s)",
+            [issuers],
+        )
+        for issuer_id, publisher_id, currency in cursor.fetchall():
+            billing_services.account_for(merchant_id=issuer_id, kind="issuer_receivable", currency=currency)
+            billing_services.account_for(
+                merchant_id=publisher_id, kind="publisher_payable", currency=currency
+            )
+            billing_services.account_for(merchant_id=None, kind="platform_revenue", currency=currency)
+        cursor.execute(
+            """
+            INSERT INTO billing_posting (kind, redemption_id, issuer_id, publisher_id, campaign_id, currency,
+                                         fee_amount, occurred_at, reason, created_at)
+            SELECT 'charge', a.redemption_id, a.issuer_id, a.publisher_id, a.campaign_id, a.currency,
+                   greatest(a.fee_amount, 2), a.redeemed_at, '', now()
+            FROM attribution_attributionrecord a WHERE a.issuer_id = ANY(%s)
+            """,
+            [issuers],
+        )
+        cursor.execute(
+            """
+            INSERT INTO billing_ledgerentry (posting_id, account_id, merchant_id, issuer_id, account_kind,
+                                             amount, currency, state, lock_after, created_at)
+            SELECT p.id, acc.id, v.mid, p.issuer_id, v.kind, v.amount, p.currency, 'pending',
+                   p.occurred_at, now()
+            FROM billing_posting p
+            CROSS JOIN LATERAL (VALUES ('issuer_receivable', p.issuer_id, p.fee_amount),
+                                       ('publisher_payable', p.publisher_id, -(p.fee_amount / 2)),
+                                       ('platform_revenue', NULL::bigint, -(p.fee_amount - p.fee_amount / 2))
+                               ) AS v(kind, mid, amount)
+            JOIN billing_ledgeraccount acc ON acc.kind = v.kind AND acc.currency = p.currency
+                 AND acc.merchant_id IS NOT DISTINCT FROM v.mid
+            WHERE p.issuer_id = ANY(%s)
+            """,
+            [issuers],
+        )
+        cursor.execute("ANALYZE billing_ledgerentry")
+    return {"issuers": issuers, "lines": 3 * n}
+
+
+def s7_ledger_lock(ctx: Context) -> list[Row]:
+    """Locking keeps up: write-offs locked per second (every due line, batches of their own
+    transactions) against the write-off path's own rate (target: at least 10x)."""
+    from billing import services as billing_services
+    from billing.models import LedgerEntry
+
+    n = LOCK_WRITEOFFS[ctx.sizes.name]
+    ctx.log(f"   building {n:,} write-offs with due ledger lines")
+    built = due_ledger(n)
+    t0 = time.perf_counter()
+    locked = billing_services.lock_due_entries(now=timezone.now())
+    seconds = time.perf_counter() - t0
+    left = LedgerEntry.objects.filter(issuer_id__in=built["issuers"], state="pending").count()
+    rate = locked / 3 / seconds if seconds else None
+    writeoff_rate, source = _writeoff_rate(ctx)
+    return [
+        Row(
+            "7 ledger lock",
+            f"write-offs locked/s ({n:,} write-offs, 3 lines each, batches of "
+            f"{billing_services.LOCK_BATCH_SIZE:,} lines) vs the full-stack write-off rate",
+            rate,
+            writeoff_rate,
+            ">= 10",
+            unit="/s",
+            notes=f"{locked:,} lines in {seconds:.2f} s; {left} left pending; reference: {source}",
+            details={"lines": locked, "seconds": seconds, "left_pending": left},
+        ).judge(extra_ok=left == 0 and locked == built["lines"]),
+    ]
+
+
 SCENARIOS: dict[int, Callable[[Context], list[Row]]] = {
     1: s1_writeoff,
     2: s2_hot_campaign,
@@ -901,6 +1008,7 @@ SCENARIOS: dict[int, Callable[[Context], list[Row]]] = {
     4: s4_report,
     5: s5_list,
     6: s6_writeoffs_during_issuance,
+    7: s7_ledger_lock,
 }
 
 

@@ -118,11 +118,14 @@ def test_publisher_sees_its_payable_lines_and_statement(api, operation, network)
     statement = api.execute(operation("billing_publisher_statement"), {"period": "2026-10"}, key=key).ok()
     assert statement["publisherStatement"] == {
         "period": "2026-10",
+        "final": True,  # the one issuer involved has frozen October
+        "issuersOpen": 0,
         "lines": [
             {
                 "currency": "CNY",
                 "writeOffs": 2,
                 "credits": 0,
+                "fees": 400,
                 "earned": 100,
                 "paidByIssuers": 0,
                 "outstanding": 100,
@@ -176,3 +179,84 @@ def test_invoice_list_query_count_does_not_grow_with_rows(api, operation, django
         "2026-08",
         "2026-07",
     ]
+
+
+def test_an_invoice_shows_stripes_view_its_links_and_its_events(api, operation, network):
+    from billing.models import InvoiceEvent
+    from billing.stripe_gateway import StripeInvoiceView
+
+    invoice = network["invoice_b"]
+    view = StripeInvoiceView(
+        id="in_1",
+        status="open",
+        currency="CNY",
+        total=2997,
+        amount_paid=0,
+        collection_method="send_invoice",
+        hosted_invoice_url="https://invoice.stripe.com/i/acct_1/test_1",
+        invoice_pdf="https://pay.stripe.com/invoice/acct_1/test_1/pdf",
+        due_date=1794787200,
+    )
+    fields = closing.record_view(invoice, view)
+    invoice.status = Invoice.Status.OPEN
+    invoice.save(update_fields=[*fields, "status"])
+    InvoiceEvent.objects.create(
+        invoice=invoice, issuer=invoice.issuer, kind="sent", occurred_at=dt.datetime(2026, 11, 2, tzinfo=UTC)
+    )
+    key = make_api_key(network["b"].issuer, "finance")
+    own = ids.encode("BillingInvoice", invoice.pk)
+    got = api.execute(operation("billing_invoice"), {"id": own}, key=key).ok()["billingInvoice"]
+    assert got["hostedInvoiceUrl"] == "https://invoice.stripe.com/i/acct_1/test_1"
+    assert got["invoicePdf"].endswith("/pdf") and got["collectionMethod"] == "send_invoice"
+    assert (got["stripeTotal"], got["stripeCurrency"], got["stripeAmountPaid"]) == (2997, "CNY", 0)
+    assert got["dueAt"].startswith("2026-11-16") and got["mismatch"] is None
+    assert [e["kind"] for e in got["events"]] == ["SENT"]
+
+    other = make_api_key(network["a"].issuer, "finance")
+    assert api.execute(operation("billing_invoice"), {"id": own}, key=other).error_codes == ["NOT_FOUND"]
+
+
+def test_each_write_off_names_the_period_and_invoice_that_bill_it(
+    api, operation, network, django_assert_max_num_queries
+):
+    setup = network["a"]
+    # A late void of October's first write-off: a credit in November's open period.
+    first = LedgerEntry.objects.filter(issuer=setup.issuer).order_by("id").first().posting.redemption
+    from tests.factories.billing import void_write_off
+
+    void_write_off(first, at=dt.datetime(2026, 11, 5, tzinfo=UTC))
+    services.undo_charge(redemption_id=first.pk, now=dt.datetime(2026, 11, 5, tzinfo=UTC))
+    key = make_api_key(setup.issuer, "finance")
+    with django_assert_max_num_queries(6):
+        data = api.execute(operation("billing_write_offs"), {"first": 10}, key=key).ok()
+    rows = {n["redemptionId"]: n for n in nodes(data, "billingWriteOffs")}
+    invoice = ids.encode("BillingInvoice", network["invoice_a"].pk)
+    assert data["billingWriteOffs"]["totalCount"] == 2
+    assert {(n["period"], n["invoiceId"], n["state"], n["fee"]) for n in rows.values()} == {
+        ("2026-10", invoice, "INVOICED", 200)
+    }
+    credited = rows[ids.encode("Redemption", first.pk)]
+    assert (credited["undoneBy"], credited["creditPeriod"], credited["creditInvoiceId"]) == (
+        "CREDIT",
+        "2026-11",
+        None,
+    )
+    assert (
+        api.execute(operation("billing_write_offs"), {"period": "2026-11"}, key=key).ok()["billingWriteOffs"][
+            "totalCount"
+        ]
+        == 0
+    )
+    assert (
+        api.execute(operation("billing_write_offs"), {"invoiceId": invoice}, key=key).ok()[
+            "billingWriteOffs"
+        ]["totalCount"]
+        == 2
+    )
+    other = make_api_key(network["b"].issuer, "finance")
+    assert (
+        api.execute(operation("billing_write_offs"), {"invoiceId": invoice}, key=other).ok()[
+            "billingWriteOffs"
+        ]["totalCount"]
+        == 0
+    )

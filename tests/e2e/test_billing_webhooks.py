@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import io
 import json
 import time
 import uuid
@@ -149,3 +150,17 @@ def test_without_a_configured_secret_nothing_is_accepted(client, settings, open_
     assert post(client, "/billing/stripe/webhook/", body, sign(body)).status_code == 503
     assert client.get("/billing/stripe/webhook/").status_code == 405
     assert not StripeInvoiceEvent.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_selftest_command_proves_a_running_server_verifies_webhooks(live_server, settings):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    settings.BILLING_STRIPE_WEBHOOK_SECRET = "whsec_selftest"
+    out = io.StringIO()
+    call_command("stripe_webhook_selftest", url=live_server.url, stdout=out)
+    assert "signed event: 200; wrong signature: 400" in out.getvalue()
+    settings.BILLING_STRIPE_WEBHOOK_SECRET = ""  # the server has no secret: it answers 503
+    with pytest.raises(CommandError):
+        call_command("stripe_webhook_selftest", url=live_server.url, stdout=io.StringIO())

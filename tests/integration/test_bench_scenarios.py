@@ -88,3 +88,15 @@ def test_writeoffs_during_issuance(ctx):
     _measured([row])
     assert row.details["ours"]["outcomes"] == {"VERIFIED": row.details["ours"]["ops"]}
     _invariants_hold()
+
+
+def test_ledger_lock_drains_everything_due(ctx):
+    from billing.models import BillingPeriod
+
+    rows = scenarios.s7_ledger_lock(ctx)
+    _measured(rows)
+    row = rows[0]
+    assert row.details["left_pending"] == 0
+    assert row.details["lines"] == 3 * scenarios.LOCK_WRITEOFFS["tiny"]  # more than one batch
+    assert row.details["lines"] > 5000
+    assert BillingPeriod.objects.exists()

@@ -1,8 +1,11 @@
 """Properties of the ledger under random sequences of write-offs, voids, disputes, lock runs and closes.
 
-After every step: every posting sums to zero; the standing charges are exactly the
-attributed write-offs not voided; every invoice's amount equals the locked lines it froze;
-and no line is left locked in a period that was closed. Closes go to localstripe.
+Each example draws an issuer's time zone, two campaigns in two currencies and their fees
+(zero included). After every step: every posting sums to zero; the standing charges are
+exactly the attributed write-offs not voided (a zero fee charges nothing); every invoice's
+amount equals the locked lines it froze; no line is left locked in a period that was
+closed; and Stripe's view of every invoice sent (localstripe, asked after every step) has
+our currency and our total, and none is held in mismatch.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from tests.factories.billing import billing_setup, void_write_off, write_off
 pytestmark = pytest.mark.django_db
 
 UTC = dt.UTC
+TIME_ZONES = ["UTC", "America/Los_Angeles", "Asia/Shanghai", "Pacific/Auckland"]
+FEES = st.one_of(st.just(0), st.integers(1, 100_000))
 STEPS = st.sampled_from(
     [dt.timedelta(minutes=1), dt.timedelta(minutes=20), dt.timedelta(days=2), dt.timedelta(days=19)]
 )
@@ -33,25 +38,39 @@ STEPS = st.sampled_from(
 @pytest.mark.timeout(240)
 def test_ledger_invariants_hold_for_random_sequences(stripe_gateway):
     class LedgerMachine(RuleBasedStateMachine):
-        @initialize(fee=st.integers(1, 100_000), share=st.integers(0, 10_000))
-        def setup(self, fee, share):
+        @initialize(
+            fees=st.tuples(FEES, FEES),
+            share=st.integers(0, 10_000),
+            tz=st.sampled_from(TIME_ZONES),
+        )
+        def setup(self, fees, share, tz):
             # Each example runs in its own savepoint, rolled back in teardown().
             self.savepoint = transaction.atomic()
             self.savepoint.__enter__()
-            self.setup_ = billing_setup(fee=fee, share_bps=share, void_window_seconds=900)
-            self.issuer = self.setup_.issuer
-            self.fee = fee
+            first = billing_setup(fee=fees[0], share_bps=share, void_window_seconds=900, timezone_name=tz)
+            second = billing_setup(
+                fee=fees[1], share_bps=share, void_window_seconds=900, issuer=first.issuer, currency="USD"
+            )
+            self.setups = [first, second]
+            self.issuer = first.issuer
+            self.fee_of = {}  # redemption id -> its fee
+            self.share = share
             self.now = dt.datetime(2026, 10, 25, tzinfo=UTC)
-            self.live: list[int] = []  # redemption ids written off and not voided
+            self.live: list[int] = []  # redemption ids written off and not voided (with a charge)
             self.voided: list[int] = []
             self.disputed: set[int] = set()  # credited after an upheld dispute, still verified
 
-        @rule(count=st.integers(1, 3))
-        def write_off(self, count):
+        @rule(count=st.integers(1, 3), which=st.integers(0, 1))
+        def write_off(self, count, which):
+            setup = self.setups[which]
             for _ in range(count):
-                redemption = write_off(self.setup_, at=self.now)
+                redemption = write_off(setup, at=self.now)
                 posting = services.charge_redemption(redemption_id=redemption.pk)
-                assert posting is not None
+                if setup.campaign.fee_per_redemption == 0:
+                    assert posting is None  # a zero fee posts nothing
+                    continue
+                assert posting is not None and posting.currency == setup.campaign.currency
+                self.fee_of[redemption.pk] = setup.campaign.fee_per_redemption
                 self.live.append(redemption.pk)
 
         @rule(data=st.data())
@@ -126,23 +145,51 @@ def test_ledger_invariants_hold_for_random_sequences(stripe_gateway):
             ).values_list("redemption_id", flat=True)
             owed = [r for r in self.live if r not in self.disputed]
             assert sorted(standing) == sorted(owed)
-            # and in money: the issuer's receivable nets to the fees of those write-offs
-            net = (
-                LedgerEntry.objects.filter(issuer=self.issuer, account_kind="issuer_receivable")
-                .exclude(state="reversed")
-                .aggregate(s=Sum("amount"))["s"]
-                or 0
-            )
-            assert net == self.fee * len(owed)
-            publisher = (
-                LedgerEntry.objects.filter(issuer=self.issuer, account_kind="publisher_payable")
-                .exclude(state="reversed")
-                .aggregate(s=Sum("amount"))["s"]
-                or 0
-            )
-            assert -publisher == split_fee(
-                self.fee, self.setup_.placement.publisher_share_bps
-            ).publisher * len(owed)
+            # and in money, per currency: the receivable nets to the fees of those write-offs
+            for setup in self.setups:
+                currency, fee = setup.campaign.currency, setup.campaign.fee_per_redemption
+                owed_here = [r for r in owed if r in self.fee_of and self._currency_of(r) == currency]
+                lines = LedgerEntry.objects.filter(issuer=self.issuer, currency=currency).exclude(
+                    state="reversed"
+                )
+                net = lines.filter(account_kind="issuer_receivable").aggregate(s=Sum("amount"))["s"] or 0
+                assert net == fee * len(owed_here)
+                publisher = (
+                    lines.filter(account_kind="publisher_payable").aggregate(s=Sum("amount"))["s"] or 0
+                )
+                assert -publisher == split_fee(fee, self.share).publisher * len(owed_here)
+
+        def _currency_of(self, redemption_id):
+            from backend.redemptions.models import Redemption
+
+            return Redemption.objects.get(pk=redemption_id).currency
+
+        @invariant()
+        def each_write_off_record_names_the_period_and_invoice_of_its_charge(self):
+            from attribution.models import AttributionRecord
+
+            charged = LedgerEntry.objects.filter(
+                issuer=self.issuer, account_kind="issuer_receivable", posting__kind="charge"
+            ).values_list("posting__redemption_id", "period_start", "invoice_id")
+            records = {
+                r: (p, i)
+                for r, p, i in AttributionRecord.objects.filter(issuer=self.issuer).values_list(
+                    "redemption_id", "billing_period", "billing_invoice_id"
+                )
+            }
+            for redemption_id, period_start, invoice_id in charged:
+                assert records[redemption_id] == (period_start, invoice_id)
+
+        @invariant()
+        def stripe_agrees_with_every_invoice_sent(self):
+            for invoice in Invoice.objects.filter(issuer=self.issuer):
+                assert invoice.status != Invoice.Status.MISMATCH, invoice.mismatch
+                if not invoice.stripe_invoice_id:
+                    assert invoice.status == Invoice.Status.SETTLED and invoice.amount == 0
+                    continue
+                theirs = stripe_gateway.retrieve_invoice(invoice_id=invoice.stripe_invoice_id)
+                assert (theirs.currency, theirs.total) == (invoice.currency, invoice.amount)
+                assert (invoice.stripe_currency, invoice.stripe_total) == (invoice.currency, invoice.amount)
 
         @invariant()
         def invoices_equal_their_locked_lines(self):

@@ -200,3 +200,14 @@ def test_the_publisher_sends_what_committed_meanwhile_as_one_task(monkeypatch):
     while sum(len(ids) for ids in sent) < 5 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert sent == [[1], [2, 3, 4, 5]]
+
+
+def test_a_batch_posts_nothing_for_a_zero_fee_campaign():
+    """As one event at a time: a campaign without a fee posts nothing (reconcile expects nothing)."""
+    free, paid = pos_setup(coupons=2, fee_per_redemption=0), pos_setup(coupons=1)
+    done = [redeem(free, c.code) for c in free.coupons] + [redeem(paid, c.code) for c in paid.coupons]
+    events = OutboxEvent.objects.filter(topic=registry.REDEMPTION_VERIFIED).values_list("pk", flat=True)
+    services.process_events(list(events))
+    assert AttributionRecord.objects.filter(redemption_id__in=[r.pk for r in done]).count() == 3
+    charged = Posting.objects.filter(kind=Posting.Kind.CHARGE).values_list("redemption_id", flat=True)
+    assert list(charged) == [done[2].pk]

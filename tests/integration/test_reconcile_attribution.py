@@ -174,3 +174,35 @@ def test_reconcile_over_graphql(api, operation, shop):
         operation("attribution_reconcile"), {"dateFrom": "2026-10-31", "dateTo": "2026-10-01"}, key=finance
     )
     assert bad.error_codes == ["INVALID_PERIOD"]
+
+
+def test_slot_counters_are_checked_against_the_redemption_rows():
+    """Through the real write-off service (it takes the slots), then a counter is broken."""
+    import uuid
+
+    from django.utils import timezone
+
+    from backend.campaigns.models import CampaignSlot
+    from backend.redemptions.services import redeem_coupon
+
+    issuer = MerchantFactory(timezone="UTC")
+    campaign = active_campaign(merchant=issuer, max_redemptions=10)
+    placement = PlacementFactory(campaign=campaign)
+    terminal, _ = make_terminal(StoreFactory(merchant=issuer))
+    now = timezone.now()
+    for _ in range(2):
+        coupon = CouponFactory(placement=placement, issued_at=now - dt.timedelta(days=1))
+        redemption = redeem_coupon(
+            terminal=terminal,
+            code=coupon.code,
+            order_amount=3000,
+            currency=campaign.currency,
+            idempotency_key=uuid.uuid4().hex,
+        )
+        assert redemption.status == Redemption.Status.VERIFIED and redemption.slot is not None
+    start, end = now - dt.timedelta(days=1), now + dt.timedelta(days=1)
+    assert not reconcile.check_slot_counters(merchant=issuer, start=start, end=end)
+    slot = CampaignSlot.objects.filter(campaign=campaign, redeemed_count__gt=0).first()
+    CampaignSlot.objects.filter(pk=slot.pk).update(redeemed_count=slot.redeemed_count - 1)  # a lost take
+    found = reconcile.check_slot_counters(merchant=issuer, start=start, end=end)
+    assert [(d.kind, d.campaign_id) for d in found] == [("SLOT_COUNTER_MISMATCH", campaign.pk)]

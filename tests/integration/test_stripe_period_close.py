@@ -11,6 +11,7 @@ import datetime as dt
 import pytest
 from django.core.management import call_command
 
+from backend.api.errors import ServiceError
 from billing import closing, services
 from billing.models import BillingPeriod, BillingProfile, Invoice, LedgerEntry
 from tests.factories.billing import billing_setup, void_write_off, write_off
@@ -130,21 +131,42 @@ def test_close_that_crashes_after_a_stripe_call_is_retried_without_duplicates(
     assert at_stripe["total"] == due
 
 
-def test_lines_locked_after_the_freeze_go_to_the_next_period(localstripe, stripe_gateway):
+def test_the_close_waits_for_the_months_last_void_windows(localstripe, stripe_gateway):
+    """A write-off late on the 31st with a 3-day window is billed on October's invoice."""
     setup = billing_setup(fee=50, void_window_seconds=86400 * 3)
+    early = write_off(setup, at=dt.datetime(2026, 10, 10, tzinfo=UTC))
     late = write_off(setup, at=dt.datetime(2026, 10, 31, 20, tzinfo=UTC))
-    services.charge_redemption(redemption_id=late.pk)
-    closing.close_period(issuer=setup.issuer, period_start=OCTOBER, now=AFTER_OCTOBER, gateway=stripe_gateway)
-    assert not Invoice.objects.filter(issuer=setup.issuer).exists()  # nothing was locked yet
-    services.lock_due_entries(now=dt.datetime(2026, 11, 4, tzinfo=UTC))
+    for redemption in (early, late):
+        services.charge_redemption(redemption_id=redemption.pk)
+    services.lock_due_entries(now=AFTER_OCTOBER)
+    assert closing.periods_to_close(now=AFTER_OCTOBER) == []  # the late one is still voidable
+    with pytest.raises(ServiceError) as exc:
+        closing.close_period(
+            issuer=setup.issuer, period_start=OCTOBER, now=AFTER_OCTOBER, gateway=stripe_gateway
+        )
+    assert exc.value.errors[0].code == "STILL_VOIDABLE"
+    assert not Invoice.objects.filter(issuer=setup.issuer).exists()
+
+    after_window = dt.datetime(2026, 11, 4, tzinfo=UTC)
+    services.lock_due_entries(now=after_window)
+    assert [(m.pk, p) for m, p in closing.periods_to_close(now=after_window)] == [(setup.issuer.pk, OCTOBER)]
+    closing.close_period(issuer=setup.issuer, period_start=OCTOBER, now=after_window, gateway=stripe_gateway)
+    invoice = Invoice.objects.get(issuer=setup.issuer)
+    assert (invoice.period_start, invoice.amount, invoice.line_count) == (OCTOBER, 100, 2)
     assert set(
-        LedgerEntry.objects.filter(posting__redemption=late).values_list("period_start", flat=True)
-    ) == {dt.date(2026, 11, 1)}
+        LedgerEntry.objects.filter(posting__redemption=late).values_list("period_start", "invoice_id")
+    ) == {(OCTOBER, invoice.pk)}
+    # The record-level data names them too: each write-off's attribution record.
+    from attribution.models import AttributionRecord
+
+    assert set(
+        AttributionRecord.objects.filter(redemption__in=[early, late]).values_list(
+            "billing_period", "billing_invoice_id"
+        )
+    ) == {(OCTOBER, invoice.pk)}
 
 
 def test_close_refuses_a_month_that_has_not_ended(stripe_gateway):
-    from backend.api.errors import ServiceError
-
     setup = billing_setup()
     with pytest.raises(ServiceError) as exc:
         closing.close_period(
@@ -176,6 +198,9 @@ def test_a_month_whose_credits_exceed_its_charges_is_carried_forward(stripe_gate
     assert list(Invoice.objects.filter(issuer=setup.issuer).values_list("period_start", "amount")) == [
         (dt.date(2026, 9, 1), 80)
     ]
+    from attribution.models import AttributionRecord
+
+    assert AttributionRecord.objects.get(redemption=september).billing_period == dt.date(2026, 9, 1)
     credit_lines = LedgerEntry.objects.filter(posting__kind="credit")
     assert set(credit_lines.values_list("state", "period_start")) == {("locked", dt.date(2026, 11, 1))}
 
