@@ -18,9 +18,11 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from backend.api import ids
 from backend.api.errors import CommonErrorCode, ErrorCollector, ServiceError
 from backend.audience.models import FanPool
 from backend.merchants.models import Merchant, Store
+from backend.webhooks import events as webhook_events
 
 from . import budget
 from .errors import CampaignErrorCode, PlacementErrorCode
@@ -232,7 +234,32 @@ def placement_propose(
             "This campaign already has an open placement in this pool.",
             "pool_id",
         ) from None
+    _announce_placement(placement, webhook_events.PLACEMENT_PROPOSED.name)
+    if auto:
+        _announce_placement(placement, webhook_events.PLACEMENT_ACCEPTED.name)
     return placement
+
+
+def _announce_placement(placement: Placement, topic: str) -> None:
+    """Both parties hear of it; the publisher gets no id of the issuer's campaign."""
+    shared = {
+        "id": ids.encode("Placement", placement.pk),
+        "status": placement.status.upper(),
+        "quota": placement.quota,
+        "publisherShareBps": placement.publisher_share_bps,
+        "poolId": ids.encode("FanPool", placement.pool_id),
+    }
+    webhook_events.announce(
+        topic=topic,
+        recipients=[
+            (
+                placement.issuer_id,
+                {"placement": {**shared, "campaignId": ids.encode("Campaign", placement.campaign_id)}},
+            ),
+            (placement.publisher_id, {"placement": shared}),
+        ],
+        ordering_key=f"placement:{placement.pk}",
+    )
 
 
 def _placement_transition(
@@ -255,24 +282,28 @@ def placement_accept(*, placement: Placement, merchant: Merchant) -> Placement:
         raise ServiceError.single(CommonErrorCode.NOT_FOUND, "Placement not found.", "id")
     if placement.campaign.status == Campaign.Status.ENDED:
         raise ServiceError.single(PlacementErrorCode.CAMPAIGN_NOT_ACTIVE, "The campaign has ended.", "id")
-    return _placement_transition(
+    placement = _placement_transition(
         placement,
         to=Placement.Status.ACCEPTED,
         allowed_from=(Placement.Status.PROPOSED,),
         decided_at=timezone.now(),
     )
+    _announce_placement(placement, webhook_events.PLACEMENT_ACCEPTED.name)
+    return placement
 
 
 @transaction.atomic
 def placement_decline(*, placement: Placement, merchant: Merchant) -> Placement:
     if placement.publisher_id != merchant.pk:
         raise ServiceError.single(CommonErrorCode.NOT_FOUND, "Placement not found.", "id")
-    return _placement_transition(
+    placement = _placement_transition(
         placement,
         to=Placement.Status.DECLINED,
         allowed_from=(Placement.Status.PROPOSED,),
         decided_at=timezone.now(),
     )
+    _announce_placement(placement, webhook_events.PLACEMENT_DECLINED.name)
+    return placement
 
 
 @transaction.atomic

@@ -9,8 +9,9 @@ from backend.campaigns import schema as campaigns
 from backend.coupons import schema as coupons
 from backend.merchants import schema as merchants
 from backend.redemptions import schema as redemptions
+from backend.webhooks import schema as webhooks
 
-APPS = (merchants, audience, campaigns, coupons, redemptions, attribution, billing)
+APPS = (merchants, audience, campaigns, coupons, redemptions, webhooks, attribution, billing)
 
 
 class Query(*(app.Query for app in APPS), graphene.ObjectType):
