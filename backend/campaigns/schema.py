@@ -15,6 +15,7 @@ from backend.api.mutations import BaseMutation
 from backend.api.permissions import ADMIN, ANY_KEY, BRAND, caller_of, require_key
 from backend.api.types import CountableConnection, MerchantScopedType, ModelType
 from backend.audience.selectors import listed_pool
+from backend.coupons import selectors as coupon_selectors
 from backend.merchants.schema import StoreType
 
 from . import selectors, services
@@ -43,6 +44,20 @@ def _value(enum_or_value: Any) -> Any:
     return getattr(enum_or_value, "value", enum_or_value)
 
 
+class CouponCounts(graphene.ObjectType):
+    """Coupons by state: issued (still usable), claimed, redeemed, expired, revoked."""
+
+    issued = graphene.Int(required=True)
+    claimed = graphene.Int(description="Null until fans can claim coupons (claim links).")
+    redeemed = graphene.Int(required=True)
+    expired = graphene.Int(required=True)
+    revoked = graphene.Int(required=True)
+
+
+def _coupon_counts(**scope) -> CouponCounts:
+    return CouponCounts(claimed=None, **coupon_selectors.coupon_counts(**scope))
+
+
 class CampaignType(MerchantScopedType):
     status = CampaignStatus(required=True)
     benefit_kind = BenefitKind(required=True)
@@ -52,6 +67,7 @@ class CampaignType(MerchantScopedType):
     redeemed_count = graphene.Int(required=True, description="Verified, non-voided write-offs.")
     spent_amount = graphene.Int(required=True, description="Discounts given plus fees, minor units.")
     placements = graphene.List(graphene.NonNull(lambda: PlacementType), required=True)
+    coupon_counts = graphene.Field(CouponCounts, required=True)
 
     class Meta:
         model = Campaign
@@ -106,6 +122,9 @@ class CampaignType(MerchantScopedType):
         )
         return usage["count"] or 0, usage["spent"] or 0
 
+    def resolve_coupon_counts(root, info):
+        return _coupon_counts(campaign_id=root.pk)
+
     def resolve_placements(root, info):
         caller = caller_of(info)
         return list(selectors.placements_for(merchant=caller.merchant, side="issuer", campaign_id=root.pk))
@@ -143,6 +162,7 @@ class PlacementType(ModelType):
     offer = graphene.Field(CampaignOffer, required=True)
     campaign = graphene.Field(CampaignType, description="The campaign itself: the issuer's side only.")
     ended_by = PlacementSide(description="Which side ended it.")
+    coupon_counts = graphene.Field(CouponCounts, required=True)
 
     class Meta:
         model = Placement
@@ -187,6 +207,9 @@ class PlacementType(ModelType):
 
     def resolve_campaign(root, info):
         return root.campaign if root.issuer_id == caller_of(info).merchant.pk else None
+
+    def resolve_coupon_counts(root, info):
+        return _coupon_counts(placement_id=root.pk)
 
     def resolve_ended_by(root, info):
         if root.ended_by_id is None:

@@ -245,14 +245,21 @@ def _take_fan_usage(*, campaign: Campaign, fan_id: int) -> bool:
         return cursor.rowcount == 1
 
 
+_LOST_TO = {
+    Coupon.Status.REVOKED: RedemptionReason.COUPON_REVOKED,
+    Coupon.Status.EXPIRED: RedemptionReason.EXPIRED,
+}
+
+
 def _claim(*, coupon: Coupon, campaign: Campaign, cost: int, now: dt.datetime) -> int:
     """Take the coupon, the fan's usage and the campaign's caps; the slot used. Rows are
     taken in a fixed order (coupon, fan, slot), and a failed step raises _Rejected."""
     claimed = Coupon.objects.filter(pk=coupon.pk, status=Coupon.Status.ISSUED).update(
         status=Coupon.Status.REDEEMED, redeemed_at=now
     )
-    if claimed != 1:
-        raise _Rejected(RedemptionReason.ALREADY_REDEEMED)
+    if claimed != 1:  # taken since we read it: redeemed, or revoked / expired meanwhile
+        now_status = Coupon.objects.filter(pk=coupon.pk).values_list("status", flat=True).first()
+        raise _Rejected(_LOST_TO.get(now_status, RedemptionReason.ALREADY_REDEEMED))
     if not _take_fan_usage(campaign=campaign, fan_id=coupon.fan_id):
         raise _Rejected(RedemptionReason.FAN_LIMIT_REACHED)
     slot = budget.take(campaign_id=campaign.pk, cost=cost)
