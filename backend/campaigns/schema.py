@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import graphene
+from graphene.utils.str_converters import to_camel_case
 from django.db.models import Q, Sum
 from graphene import relay
 from graphene_django.fields import DjangoConnectionField
@@ -58,6 +59,17 @@ def _coupon_counts(**scope) -> CouponCounts:
     return CouponCounts(claimed=None, **coupon_selectors.coupon_counts(**scope))
 
 
+class CampaignChangeType(graphene.ObjectType):
+    """One live change of a campaign: the field, its old and new value, who and when."""
+
+    field = graphene.String(required=True, description="camelCase field name.")
+    old_value = graphene.JSONString()
+    new_value = graphene.JSONString()
+    actor = graphene.String(required=True, description="The API key's name at the time.")
+    actor_api_key_id = graphene.ID()
+    changed_at = graphene.DateTime(required=True)
+
+
 class CampaignType(MerchantScopedType):
     status = CampaignStatus(required=True)
     benefit_kind = BenefitKind(required=True)
@@ -95,6 +107,8 @@ class CampaignType(MerchantScopedType):
             "void_window_seconds",
             "attribution_window_days",
             "voided_coupon_returns",
+            "daily_redemption_cap",
+            "daily_spend_cap",
             "created_at",
             "updated_at",
             "activated_at",
@@ -124,6 +138,21 @@ class CampaignType(MerchantScopedType):
 
     def resolve_coupon_counts(root, info):
         return _coupon_counts(campaign_id=root.pk)
+
+    def resolve_history(root, info):
+        return [
+            CampaignChangeType(
+                field=to_camel_case(change.field),
+                old_value=change.old_value,
+                new_value=change.new_value,
+                actor=change.actor_label,
+                actor_api_key_id=ids.encode("ApiKey", change.actor_api_key_id)
+                if change.actor_api_key_id
+                else None,
+                changed_at=change.changed_at,
+            )
+            for change in root.changes.all()
+        ]
 
     def resolve_placements(root, info):
         caller = caller_of(info)
@@ -430,7 +459,41 @@ class PlacementEnd(_placement_action(services.placement_end, "Either party ends 
     pass
 
 
+class CampaignLiveChangeInput(graphene.InputObjectType):
+    """Only the fields sent change; an explicit null removes that cap."""
+
+    budget_cap = graphene.Int(description="Minor units; never below what is spent (BELOW_USED).")
+    max_redemptions = graphene.Int(description="Never below the write-offs made (BELOW_USED).")
+    valid_until = graphene.DateTime(description="Only later (VALIDITY_NOT_EXTENDED).")
+    daily_redemption_cap = graphene.Int(description="Write-offs per local day.")
+    daily_spend_cap = graphene.Int(description="Discount + fees per local day, minor units.")
+
+
+class CampaignLiveChange(BaseMutation):
+    """Change an active or paused campaign's caps, validity or daily caps (recorded in its history)."""
+
+    campaign = graphene.Field(CampaignType)
+    roles = WRITE
+
+    class Arguments:
+        id = graphene.ID(required=True)
+        input = CampaignLiveChangeInput(required=True)
+
+    @classmethod
+    def perform(cls, caller, info, id, input):
+        changes = {key: value for key, value in dict(input).items() if key in services.LIVE_FIELDS}
+        campaign = services.campaign_change_live(
+            campaign=_campaign_of(caller, id),
+            actor=caller.merchant,
+            actor_api_key_id=caller.api_key.pk if caller.api_key else None,
+            actor_label=caller.api_key.name if caller.api_key else caller.merchant.name,
+            **changes,
+        )
+        return {"campaign": campaign}
+
+
 class Mutation(graphene.ObjectType):
+    campaign_live_change = CampaignLiveChange.Field()
     campaign_create = CampaignCreate.Field()
     campaign_update = CampaignUpdate.Field()
     campaign_activate = CampaignActivate.Field()

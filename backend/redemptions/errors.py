@@ -22,6 +22,7 @@ class RedemptionReason(StrEnum):
     BELOW_MIN_SPEND = "BELOW_MIN_SPEND"
     CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
     BUDGET_EXHAUSTED = "BUDGET_EXHAUSTED"
+    DAILY_CAP_REACHED = "DAILY_CAP_REACHED"
     FAN_LIMIT_REACHED = "FAN_LIMIT_REACHED"
     CAMPAIGN_PAUSED = "CAMPAIGN_PAUSED"
     CAMPAIGN_ENDED = "CAMPAIGN_ENDED"
@@ -41,6 +42,7 @@ REASON_MESSAGES: dict[str, str] = {
     RedemptionReason.BELOW_MIN_SPEND: "The order is below the coupon's minimum spend.",
     RedemptionReason.CURRENCY_MISMATCH: "The order's currency is not the coupon's currency.",
     RedemptionReason.BUDGET_EXHAUSTED: "This offer has run out.",
+    RedemptionReason.DAILY_CAP_REACHED: "This offer has run out for today.",
     RedemptionReason.FAN_LIMIT_REACHED: "This customer has already used this offer as often as allowed.",
     RedemptionReason.CAMPAIGN_PAUSED: "This offer is paused.",
     RedemptionReason.CAMPAIGN_ENDED: "This offer has ended.",

@@ -251,7 +251,7 @@ _LOST_TO = {
 }
 
 
-def _claim(*, coupon: Coupon, campaign: Campaign, cost: int, now: dt.datetime) -> int:
+def _claim(*, coupon: Coupon, campaign: Campaign, cost: int, now: dt.datetime, tz_name: str) -> int:
     """Take the coupon, the fan's usage and the campaign's caps; the slot used. Rows are
     taken in a fixed order (coupon, fan, slot), and a failed step raises _Rejected."""
     claimed = Coupon.objects.filter(pk=coupon.pk, status=Coupon.Status.ISSUED).update(
@@ -265,6 +265,9 @@ def _claim(*, coupon: Coupon, campaign: Campaign, cost: int, now: dt.datetime) -
     slot = budget.take(campaign_id=campaign.pk, cost=cost)
     if slot is None:
         raise _Rejected(RedemptionReason.BUDGET_EXHAUSTED)
+    if campaign.daily_redemption_cap is not None or campaign.daily_spend_cap is not None:
+        if not budget.take_daily(campaign=campaign, day=budget.day_of(now, tz_name), cost=cost):
+            raise _Rejected(RedemptionReason.DAILY_CAP_REACHED)
     return slot
 
 
@@ -299,7 +302,13 @@ def _write_off(*, terminal: Terminal, request: WriteOffRequest, key: str, now: d
         fee = campaign.fee_per_redemption
         try:
             with transaction.atomic():  # a savepoint: a rejection undoes a partial take
-                slot = _claim(coupon=coupon, campaign=campaign, cost=discount + fee, now=now)
+                slot = _claim(
+                    coupon=coupon,
+                    campaign=campaign,
+                    cost=discount + fee,
+                    now=now,
+                    tz_name=terminal.merchant.timezone,
+                )
         except _Rejected as rejected:
             reason = rejected.reason
     if reason == RedemptionReason.WRONG_MERCHANT:
@@ -478,6 +487,11 @@ def void_redemption(
         budget.release(
             campaign_id=campaign.pk,
             slot=redemption.slot,
+            cost=redemption.discount_amount + redemption.fee_amount,
+        )
+        budget.release_daily(  # a no-op unless the campaign counted it against a daily cap
+            campaign_id=campaign.pk,
+            day=budget.day_of(redemption.created_at, terminal.merchant.timezone),
             cost=redemption.discount_amount + redemption.fee_amount,
         )
     with connection.cursor() as cursor:
