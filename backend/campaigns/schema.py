@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import graphene
-from graphene.utils.str_converters import to_camel_case
 from django.db.models import Q, Sum
 from graphene import relay
+from graphene.utils.str_converters import to_camel_case
 from graphene_django.fields import DjangoConnectionField
 
 from backend.api import ids
@@ -80,6 +80,9 @@ class CampaignType(MerchantScopedType):
     spent_amount = graphene.Int(required=True, description="Discounts given plus fees, minor units.")
     placements = graphene.List(graphene.NonNull(lambda: PlacementType), required=True)
     coupon_counts = graphene.Field(CouponCounts, required=True)
+    history = graphene.List(
+        graphene.NonNull(CampaignChangeType), required=True, description="Live changes, oldest first."
+    )
 
     class Meta:
         model = Campaign
