@@ -26,10 +26,11 @@ from django.utils import timezone
 
 from backend.api.errors import ServiceError
 from backend.merchants.models import Merchant
+from backend.webhooks import events as webhook_events
 
 from .errors import BillingErrorCode
 from .models import BillingPeriod, BillingProfile, Invoice, LedgerAccount, LedgerEntry
-from .services import lock_period, next_month, open_period, period_bounds
+from .services import announce_invoice, lock_period, next_month, open_period, period_bounds
 from .stripe_gateway import StripeGateway
 
 logger = logging.getLogger(__name__)
@@ -186,9 +187,11 @@ def send_invoice(*, invoice: Invoice, gateway: StripeGateway) -> Invoice:
         gateway.finalize_invoice(invoice_id=invoice.stripe_invoice_id, key=invoice.key)
         invoice.status = Invoice.Status.OPEN
         invoice.sent_at = timezone.now()
-        Invoice.objects.filter(pk=invoice.pk, status=Invoice.Status.DRAFT).update(
-            status=invoice.status, sent_at=invoice.sent_at
-        )
+        with transaction.atomic():
+            if Invoice.objects.filter(pk=invoice.pk, status=Invoice.Status.DRAFT).update(
+                status=invoice.status, sent_at=invoice.sent_at
+            ):
+                announce_invoice(invoice, webhook_events.INVOICE_SENT.name)
         logger.info(
             "billing.invoice_sent",
             extra={"invoice_id": invoice.pk, "stripe_invoice": invoice.stripe_invoice_id},

@@ -5,7 +5,10 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from backend.webhooks import events as webhook_events
+
 from .models import Invoice, LedgerEntry, StripeInvoiceEvent
+from .services import announce_invoice
 from .webhooks import PAID_EVENTS
 
 
@@ -50,10 +53,12 @@ def _apply(event: StripeInvoiceEvent) -> str:
         LedgerEntry.objects.filter(invoice=invoice, state=LedgerEntry.State.INVOICED).update(
             state=LedgerEntry.State.PAID
         )
+        announce_invoice(invoice, webhook_events.INVOICE_PAID.name)
         return "paid"
     if invoice.status == Invoice.Status.PAID:
         return "ignored_after_paid"
     invoice.status = Invoice.Status.PAYMENT_FAILED
     invoice.payment_failed_at = now
     invoice.save(update_fields=["status", "payment_failed_at"])
+    announce_invoice(invoice, webhook_events.INVOICE_PAYMENT_FAILED.name)
     return "payment_failed"

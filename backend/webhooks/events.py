@@ -159,3 +159,6 @@ COUPONS_REVOKED = event_type(
     "coupons.revoked", "The issuer revoked coupons (one, a placement's, a campaign's)."
 )
 CAMPAIGN_CHANGED = event_type("campaign.changed", "A live campaign's caps, validity or daily cap changed.")
+INVOICE_SENT = event_type("invoice.sent", "A monthly invoice was sent through Stripe.")
+INVOICE_PAID = event_type("invoice.paid", "An invoice was paid.")
+INVOICE_PAYMENT_FAILED = event_type("invoice.payment_failed", "A payment of an invoice failed.")

@@ -180,3 +180,30 @@ def test_nothing_is_written_for_a_merchant_without_endpoints():
     redeem(setup)
     drain_outbox()
     assert not WebhookMessage.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("stripe_type", "ours"),
+    [("invoice.paid", "invoice.paid"), ("invoice.payment_failed", "invoice.payment_failed")],
+)
+def test_invoice_payment_facts_reach_the_issuer(hook, stripe_type, ours):
+    import uuid
+
+    from billing import payments
+    from billing.models import StripeInvoiceEvent
+    from tests.e2e.test_billing_webhooks import open_invoice as make_open_invoice
+
+    invoice = make_open_invoice.__wrapped__()
+    services.endpoint_create(merchant=invoice.issuer, url=hook.url, event_types=[ours])
+    StripeInvoiceEvent.objects.create(
+        stripe_event_id=f"evt_{uuid.uuid4().hex}",
+        type=stripe_type,
+        stripe_invoice_id=invoice.stripe_invoice_id,
+    )
+    payments.apply_stripe_invoice_events()
+    drain_outbox()
+    assert send_due() == ["succeeded"]
+    body = json.loads(hook.requests[0].body)
+    assert body["type"] == ours
+    assert body["data"]["invoice"]["id"] == ids.encode("BillingInvoice", invoice.pk)
+    assert body["data"]["invoice"]["amount"] == invoice.amount
