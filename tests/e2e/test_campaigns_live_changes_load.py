@@ -117,3 +117,41 @@ def test_a_daily_spend_cap_holds_to_the_cent_under_load(live_server, transaction
     assert rejected and all(spent + cost > 4_321 for cost in rejected)  # none could still have fitted
     assert set(reasons(answers)) == {None, "DAILY_CAP_REACHED"}
     assert_invariants()
+
+
+def test_revoking_a_campaign_during_a_write_off_load_leaves_each_coupon_one_way(
+    live_server, transactional_db
+):
+    setup = pos_setup(coupons=40)
+    key = make_api_key(setup.merchant)
+    signings = tills(setup, 4)
+    revoked: dict = {}
+
+    def revoke():
+        client = ApiClient(base_url=live_server.url)
+        revoked.update(
+            client.execute(
+                load_operation("coupons_revoke"),
+                {"campaignId": ids.encode("Campaign", setup.campaign.pk)},
+                key=key,
+            ).ok()["couponsRevoke"]
+        )
+
+    revoker = threading.Thread(target=revoke)
+    revoker.start()
+    answers = fire(
+        live_server.url, [(signings[i % 4], variables(c.code), None) for i, c in enumerate(setup.coupons)]
+    )
+    revoker.join()
+    assert revoked["errors"] == []
+    by_code = {a["json"]["data"]["redeemCoupon"]["redemption"]["code"]: a for a in answers}
+    states = Counter()
+    for coupon in Coupon.objects.filter(campaign=setup.campaign):
+        answer = by_code[coupon.code]["json"]["data"]["redeemCoupon"]["redemption"]
+        states[coupon.status] += 1
+        if coupon.status == "redeemed":
+            assert answer["status"] == "VERIFIED"
+        else:
+            assert coupon.status == "revoked" and answer["reasonCode"] == "COUPON_REVOKED"
+    assert states["redeemed"] + states["revoked"] == 40 and revoked["revokedCount"] == states["revoked"]
+    assert_invariants()
