@@ -16,10 +16,10 @@ from backend.api.mutations import BaseMutation
 from backend.api.permissions import ADMIN, ANY_KEY, BRAND, caller_of, require_key
 from backend.api.types import CountableConnection, MerchantScopedType, ModelType
 from backend.audience.selectors import listed_pool
-from backend.coupons import selectors as coupon_selectors
 from backend.merchants.schema import StoreType
 
 from . import selectors, services
+from .errors import CampaignErrorCode
 from .models import Campaign, CampaignSlot, Placement
 from .terms import TERM_FIELDS
 
@@ -55,8 +55,8 @@ class CouponCounts(graphene.ObjectType):
     revoked = graphene.Int(required=True)
 
 
-def _coupon_counts(**scope) -> CouponCounts:
-    return CouponCounts(claimed=None, **coupon_selectors.coupon_counts(**scope))
+def _coupon_counts(owner: Campaign | Placement) -> CouponCounts:
+    return CouponCounts(claimed=None, **selectors.coupon_counts(owner=owner))
 
 
 class CampaignChangeType(graphene.ObjectType):
@@ -140,7 +140,7 @@ class CampaignType(MerchantScopedType):
         return usage["count"] or 0, usage["spent"] or 0
 
     def resolve_coupon_counts(root, info):
-        return _coupon_counts(campaign_id=root.pk)
+        return _coupon_counts(root)
 
     def resolve_history(root, info):
         return [
@@ -241,7 +241,7 @@ class PlacementType(ModelType):
         return root.campaign if root.issuer_id == caller_of(info).merchant.pk else None
 
     def resolve_coupon_counts(root, info):
-        return _coupon_counts(placement_id=root.pk)
+        return _coupon_counts(root)
 
     def resolve_ended_by(root, info):
         if root.ended_by_id is None:
@@ -477,6 +477,7 @@ class CampaignLiveChange(BaseMutation):
 
     campaign = graphene.Field(CampaignType)
     roles = WRITE
+    error_codes = CampaignErrorCode
 
     class Arguments:
         id = graphene.ID(required=True)

@@ -6,7 +6,7 @@ issuer sees issuance progress as counts only, never a fan or a code of another m
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from backend.merchants.models import Merchant
 
@@ -40,12 +40,3 @@ def issuance_jobs_for(*, merchant: Merchant, placement_id: int | None = None) ->
 
 def issuance_job_for(*, merchant: Merchant, job_id: int) -> IssuanceJob | None:
     return issuance_jobs_for(merchant=merchant).filter(pk=job_id).first()
-
-
-def coupon_counts(*, campaign_id: int | None = None, placement_id: int | None = None) -> dict[str, int]:
-    """Coupons of one campaign or one placement by status; callers scope the id to the merchant."""
-    scope = {"campaign_id": campaign_id} if campaign_id is not None else {"placement_id": placement_id}
-    counts = dict(
-        Coupon.objects.filter(**scope).values("status").annotate(n=Count("id")).values_list("status", "n")
-    )
-    return {status: counts.get(status, 0) for status in Coupon.Status.values}

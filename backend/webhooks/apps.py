@@ -7,4 +7,4 @@ class WebhooksConfig(AppConfig):
 
     def ready(self) -> None:
         # Importing the catalogue registers one outbox handler per event type.
-        from . import events, thresholds  # noqa: F401
+        from . import events  # noqa: F401

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from backend.api import ids
 from backend.outbox import registry
 from backend.outbox.services import emit
 
@@ -34,6 +33,7 @@ class EventType:
     name: str
     description: str
     build: Callable[[Any], list[Recipient]] | None
+    ordering_key: Callable[[Any], str] | None = None
 
 
 CATALOGUE: dict[str, EventType] = {}
@@ -68,8 +68,8 @@ def fan_out(event) -> None:
     if etype is None or etype.build is None:
         return
     ordering_key = (event.payload.get("webhook") or {}).get("ordering_key", "")
-    if event.topic in ORDERING_KEYS:
-        ordering_key = ORDERING_KEYS[event.topic](event)
+    if etype.ordering_key is not None:
+        ordering_key = etype.ordering_key(event)
     for merchant_id, data in etype.build(event):
         announce_now(
             merchant_id=merchant_id,
@@ -81,61 +81,21 @@ def fan_out(event) -> None:
 
 
 def event_type(
-    name: str, description: str, build: Callable[[Any], list[Recipient]] | None = _announced
+    name: str,
+    description: str,
+    build: Callable[[Any], list[Recipient]] | None = _announced,
+    ordering_key: Callable[[Any], str] | None = None,
 ) -> EventType:
-    """Declare an event type; ``build=None`` for types announced directly (not via the outbox)."""
-    etype = EventType(name=name, description=description, build=build)
+    """Declare an event type; ``build=None`` for types announced directly (not via the outbox).
+
+    Apps declare the types of facts whose outbox events predate webhooks themselves (the
+    write-off's, in backend.redemptions.announcements), so this app imports no domain app."""
+    etype = EventType(name=name, description=description, build=build, ordering_key=ordering_key)
     CATALOGUE[name] = etype
     if build is not None:
         registry.register(name, name=FAN_OUT_HANDLER)(fan_out)
     return etype
 
-
-# --- builders of types whose outbox events predate webhooks --------------------------------
-
-
-def redemption_data(redemption) -> dict[str, Any]:
-    return {
-        "redemption": {
-            "id": ids.encode("Redemption", redemption.pk),
-            "status": redemption.status.upper(),
-            "code": redemption.code,
-            "orderAmount": redemption.order_amount,
-            "discountAmount": redemption.discount_amount,
-            "feeAmount": redemption.fee_amount,
-            "currency": redemption.currency,
-            "createdAt": redemption.created_at.isoformat(),
-            "voidedAt": redemption.voided_at.isoformat() if redemption.voided_at else None,
-            "campaignId": ids.encode("Campaign", redemption.campaign_id) if redemption.campaign_id else None,
-            "placementId": ids.encode("Placement", redemption.placement_id)
-            if redemption.placement_id
-            else None,
-            "storeId": ids.encode("Store", redemption.store_id),
-            "terminalId": ids.encode("Terminal", redemption.terminal_id),
-        }
-    }
-
-
-def _redemption_recipients(event) -> list[Recipient]:
-    """The merchant whose till wrote it off (the issuer): the publisher learns of write-offs
-    through its statement, which carries no store or terminal of the issuer."""
-    from backend.redemptions.models import Redemption
-
-    redemption = Redemption.objects.filter(pk=event.payload["redemption_id"]).first()
-    if redemption is None:
-        return []
-    return [(redemption.merchant_id, redemption_data(redemption))]
-
-
-def _redemption_ordering(event) -> str:
-    # A void must never reach an endpoint before the write-off it undoes.
-    return f"redemption:{event.payload['redemption_id']}"
-
-
-ORDERING_KEYS: dict[str, Callable[[Any], str]] = {
-    registry.REDEMPTION_VERIFIED: _redemption_ordering,
-    registry.REDEMPTION_VOIDED: _redemption_ordering,
-}
 
 # --- the catalogue ---------------------------------------------------------------------------
 
@@ -143,17 +103,6 @@ PLACEMENT_PROPOSED = event_type("placement.proposed", "An issuer proposed a plac
 PLACEMENT_ACCEPTED = event_type("placement.accepted", "The publisher accepted a placement.")
 PLACEMENT_DECLINED = event_type("placement.declined", "The publisher declined a placement.")
 ISSUANCE_COMPLETED = event_type("issuance.completed", "An issuance job finished (succeeded or failed).")
-REDEMPTION_VERIFIED = event_type(
-    registry.REDEMPTION_VERIFIED, "A coupon was written off at a till.", _redemption_recipients
-)
-REDEMPTION_VOIDED = event_type(
-    registry.REDEMPTION_VOIDED, "A write-off was voided inside its void window.", _redemption_recipients
-)
-CAMPAIGN_BUDGET_THRESHOLD = event_type(
-    "campaign.budget_threshold",
-    "A campaign used 80 % or 100 % of its budget or max redemptions (once each).",
-    build=None,
-)
 COUPONS_EXPIRED = event_type("coupons.expired", "Coupons of a campaign passed their validity (a batch).")
 COUPONS_REVOKED = event_type(
     "coupons.revoked", "The issuer revoked coupons (one, a placement's, a campaign's)."

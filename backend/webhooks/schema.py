@@ -13,6 +13,7 @@ from backend.api.permissions import ADMIN, require_key
 from backend.api.types import CountableConnection, ModelType
 
 from . import selectors, services
+from .errors import WebhookErrorCode
 from .events import CATALOGUE
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -163,6 +164,7 @@ class WebhookEndpointCreate(BaseMutation):
     endpoint = graphene.Field(WebhookEndpointType)
     secret = graphene.String()
     roles = ROLES
+    error_codes = WebhookErrorCode  # the payload's error enum (backend.api.mutations on main)
 
     class Arguments:
         input = WebhookEndpointInput(required=True)
@@ -181,6 +183,7 @@ class WebhookEndpointCreate(BaseMutation):
 class WebhookEndpointUpdate(BaseMutation):
     endpoint = graphene.Field(WebhookEndpointType)
     roles = ROLES
+    error_codes = WebhookErrorCode  # the payload's error enum (backend.api.mutations on main)
 
     class Arguments:
         id = graphene.ID(required=True)
@@ -202,6 +205,7 @@ class WebhookEndpointUpdate(BaseMutation):
 class WebhookEndpointDelete(BaseMutation):
     deleted_id = graphene.ID()
     roles = ROLES
+    error_codes = WebhookErrorCode  # the payload's error enum (backend.api.mutations on main)
 
     class Arguments:
         id = graphene.ID(required=True)
@@ -218,6 +222,7 @@ class WebhookSecretRotate(BaseMutation):
     secret = graphene.String()
     previous_expires_at = graphene.DateTime()
     roles = ROLES
+    error_codes = WebhookErrorCode  # the payload's error enum (backend.api.mutations on main)
 
     class Arguments:
         id = graphene.ID(required=True)
@@ -236,6 +241,7 @@ class WebhookDeliveryReplay(BaseMutation):
 
     delivery = graphene.Field(WebhookDeliveryType)
     roles = ROLES
+    error_codes = WebhookErrorCode  # the payload's error enum (backend.api.mutations on main)
 
     class Arguments:
         id = graphene.ID(required=True)
