@@ -43,7 +43,9 @@ def main() -> None:
     rows = write_record_files(export, RECORD_SOURCES["writeoffs"], merchant)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"rows={rows} seconds={seconds:.1f} peak_rss_mib={peak / 1024:.0f} rss_before_mib={before / 1024:.0f}")
+    print(
+        f"rows={rows} seconds={seconds:.1f} peak_rss_mib={peak / 1024:.0f} rss_before_mib={before / 1024:.0f}"
+    )
     from django.conf import settings
 
     for fmt, path in sorted(export.files.items()):

@@ -207,3 +207,30 @@ def test_invoice_payment_facts_reach_the_issuer(hook, stripe_type, ours):
     assert body["type"] == ours
     assert body["data"]["invoice"]["id"] == ids.encode("BillingInvoice", invoice.pk)
     assert body["data"]["invoice"]["amount"] == invoice.amount
+
+
+def test_a_sent_invoice_reaches_the_issuer(hook, localstripe, stripe_gateway):
+    from billing import closing
+    from billing.models import Invoice
+    from tests.factories.billing import billing_setup
+    from tests.integration.test_stripe_period_close import AFTER_OCTOBER, OCTOBER, october_ledger
+
+    setup = billing_setup(fee=120)
+    october_ledger(setup)
+    services.endpoint_create(merchant=setup.issuer, url=hook.url, event_types=["invoice.sent"])
+    closing.close_period(issuer=setup.issuer, period_start=OCTOBER, now=AFTER_OCTOBER, gateway=stripe_gateway)
+    invoice = Invoice.objects.get(issuer=setup.issuer)
+    drain_outbox()
+    assert send_due() == ["succeeded"]
+    body = json.loads(hook.requests[0].body)
+    assert body["type"] == "invoice.sent"
+    assert body["data"]["invoice"] == {
+        "id": ids.encode("BillingInvoice", invoice.pk),
+        "periodStart": "2026-10-01",
+        "currency": invoice.currency,
+        "amount": 240,
+        "status": "OPEN",
+    }
+    # A re-run of the close sends nothing again, and announces nothing again.
+    closing.close_period(issuer=setup.issuer, period_start=OCTOBER, now=AFTER_OCTOBER, gateway=stripe_gateway)
+    assert WebhookMessage.objects.filter(event_type="invoice.sent").count() == 1
