@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,11 +76,74 @@ def _cell(value):
     return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
 
 
+@dataclass(frozen=True)
+class RecordSource:
+    """Record-level rows for an export (one per write-off): ``chunks(merchant=, filters=,
+    chunk_size=)`` yields lists of tuples in ``schema``'s column order. Registered by the app
+    that owns the data (billing: ``writeoffs``), since attribution may not import it."""
+
+    schema: pa.Schema
+    chunks: Callable[..., Iterator[list[tuple]]]
+
+
+RECORD_SOURCES: dict[str, RecordSource] = {}
+XLSX_MAX_ROWS = 1_048_575  # a sheet's rows after the header; more rows continue on a new sheet
+RECORD_FORMATS = ("csv", "xlsx", "parquet")
+
+
+def write_record_files(export: ReportExport, source: RecordSource, merchant) -> int:
+    """Stream record-level rows into CSV, XLSX and Parquet, one chunk at a time: memory stays
+    flat whatever the number of rows (XLSX rolls over to a new sheet every ~1M rows)."""
+    filters = ReportFilters.from_json(export.params)
+    folder = export_dir(export)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {fmt: folder / f"{export.dimension}.{fmt}" for fmt in RECORD_FORMATS}
+    columns = source.schema.names
+    workbook = Workbook(write_only=True)
+    sheet, sheet_rows, sheets = None, XLSX_MAX_ROWS, 0
+    rows = 0
+    with (
+        paths["csv"].open("w", newline="", encoding="utf-8") as csv_file,
+        pq.ParquetWriter(paths["parquet"], source.schema) as parquet,
+    ):
+        writer = csv.writer(csv_file)
+        writer.writerow(columns)
+        for chunk in source.chunks(merchant=merchant, filters=filters, chunk_size=CHUNK_ROWS):
+            writer.writerows(chunk)
+            parquet.write_table(
+                pa.Table.from_arrays(
+                    [
+                        pa.array(list(col), type=f.type)
+                        for col, f in zip(zip(*chunk, strict=True), source.schema, strict=True)
+                    ],
+                    schema=source.schema,
+                )
+            )
+            for record in chunk:
+                if sheet_rows >= XLSX_MAX_ROWS:
+                    sheets += 1
+                    sheet = workbook.create_sheet(
+                        export.dimension if sheets == 1 else f"{export.dimension}-{sheets}"
+                    )
+                    sheet.append(columns)
+                    sheet_rows = 0
+                sheet.append(list(record))
+                sheet_rows += 1
+            rows += len(chunk)
+    if sheet is None:
+        workbook.create_sheet(export.dimension).append(columns)
+    workbook.save(paths["xlsx"])
+    export.files = {fmt: str(path.relative_to(settings.MEDIA_ROOT)) for fmt, path in paths.items()}
+    return rows
+
+
 def write_files(export: ReportExport) -> int:
     """Write every format of ``export``; return the number of report rows (totals excluded)."""
     from backend.merchants.models import Merchant
 
     merchant = Merchant.objects.get(pk=export.merchant_id)
+    if export.dimension in RECORD_SOURCES:
+        return write_record_files(export, RECORD_SOURCES[export.dimension], merchant)
     dimension = Dimension(export.dimension)
     filters = ReportFilters.from_json(export.params)
     folder = export_dir(export)

@@ -48,6 +48,8 @@ class Dimension(StrEnum):
     PUBLISHER = "publisher"
     STORE = "store"
     DAY = "day"
+    # One row per write-off, for finance: exported only (reportExportCreate), never a report.
+    WRITEOFFS = "writeoffs"
 
 
 class Side(StrEnum):

@@ -216,6 +216,11 @@ class Query(graphene.ObjectType):
     def resolve_attribution_report(root, info, dimension, filter=None):
         caller = require_key(info, REPORT_ROLES)
         dim = _dimension(dimension)
+        if dim == Dimension.WRITEOFFS:
+            raise GraphQLError(
+                "One row per write-off is exported, not reported: use reportExportCreate.",
+                extensions={"code": AttributionErrorCode.INVALID.value, "field": "dimension"},
+            )
         report = selectors.report_for(
             merchant=caller.merchant, dimension=dim, filters=_query_filter(caller, filter)
         )

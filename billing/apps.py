@@ -8,7 +8,9 @@ class BillingConfig(AppConfig):
     def ready(self) -> None:
         from backend.outbox.registry import REDEMPTION_VERIFIED, REDEMPTION_VOIDED, register
 
-        from . import handlers, reconcile  # noqa: F401  (reconcile registers its checks)
+        from . import handlers, reconcile, writeoff_export  # noqa: F401  (reconcile registers its checks)
+
+        writeoff_export.register()
 
         register(REDEMPTION_VERIFIED, name="billing.charge", batch=handlers.charge_batch)(handlers.charge)
         register(REDEMPTION_VOIDED, name="billing.void")(handlers.void)

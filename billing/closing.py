@@ -36,10 +36,11 @@ from django.utils import timezone
 from attribution import services as attribution_services
 from backend.api.errors import ServiceError
 from backend.merchants.models import Merchant
+from backend.webhooks import events as webhook_events
 
 from .errors import BillingErrorCode
 from .models import BillingPeriod, BillingProfile, Invoice, InvoiceEvent, LedgerAccount, LedgerEntry, Posting
-from .services import lock_period, next_month, open_period, period_bounds
+from .services import announce_invoice, lock_period, next_month, open_period, period_bounds
 from .stripe_gateway import StripeGateway, StripeInvoiceView
 
 logger = logging.getLogger(__name__)
@@ -296,14 +297,16 @@ def send_invoice(*, invoice: Invoice, gateway: StripeGateway) -> Invoice:
         invoice.collection_method = invoice.collection_method or "send_invoice"
         invoice.status = Invoice.Status.OPEN
         invoice.sent_at = now
-        invoice.save(update_fields=[*set(fields), "collection_method", "status", "sent_at"])
-        InvoiceEvent.objects.create(
-            invoice=invoice,
-            issuer_id=invoice.issuer_id,
-            kind=InvoiceEvent.Kind.SENT,
-            occurred_at=now,
-            detail=invoice.hosted_invoice_url[:300],
-        )
+        with transaction.atomic():  # the invoice's state, its event and the webhook: together
+            invoice.save(update_fields=[*set(fields), "collection_method", "status", "sent_at"])
+            InvoiceEvent.objects.create(
+                invoice=invoice,
+                issuer_id=invoice.issuer_id,
+                kind=InvoiceEvent.Kind.SENT,
+                occurred_at=now,
+                detail=invoice.hosted_invoice_url[:300],
+            )
+            announce_invoice(invoice, webhook_events.INVOICE_SENT.name)
         logger.info(
             "billing.invoice_sent",
             extra={"invoice_id": invoice.pk, "stripe_invoice": invoice.stripe_invoice_id},

@@ -25,9 +25,11 @@ from django.utils import timezone
 from backend.api.errors import ServiceError
 from backend.campaigns import services as campaign_services
 from backend.campaigns.models import Campaign
+from backend.webhooks import events as webhook_events
 
 from .closing import disagreement, mark_mismatch, record_view
 from .models import Invoice, InvoiceEvent, LedgerEntry, StripeInvoiceEvent
+from .services import announce_invoice
 from .stripe_gateway import StripeGateway, StripeInvoiceView
 from .webhooks import PAID_EVENTS
 
@@ -127,6 +129,7 @@ def mark_paid(invoice: Invoice, *, now: dt.datetime, view: StripeInvoiceView | N
         state=LedgerEntry.State.PAID
     )
     _event(invoice, Kind.PAID, now)
+    announce_invoice(invoice, webhook_events.INVOICE_PAID.name)
     if invoice.campaigns_paused_at is not None:
         _resume_campaigns(invoice, now=now)
     return "paid"
@@ -143,6 +146,7 @@ def _payment_failed(invoice: Invoice, *, now: dt.datetime, detail: str) -> str:
     _event(invoice, Kind.PAYMENT_FAILED, now, detail)
     if invoice.next_retry_at is not None:
         _event(invoice, Kind.RETRY_SCHEDULED, now, invoice.next_retry_at.isoformat())
+    announce_invoice(invoice, webhook_events.INVOICE_PAYMENT_FAILED.name)
     return "payment_failed"
 
 

@@ -24,6 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from attribution import services as attribution_services
+from backend.api import ids
 from backend.api.errors import CommonErrorCode, ErrorCollector, ServiceError
 from backend.campaigns.models import Placement
 from backend.merchants.models import Merchant
@@ -461,3 +462,27 @@ def dispute_charge(*, redemption_id: int, reason: str, now: dt.datetime | None =
             period_start=period.period_start,
         )
         return credit
+
+
+def announce_invoice(invoice, topic: str) -> None:
+    """``invoice.*`` webhooks to the issuer, in the caller's transaction."""
+    from backend.webhooks import events as webhook_events
+
+    webhook_events.announce(
+        topic=topic,
+        recipients=[
+            (
+                invoice.issuer_id,
+                {
+                    "invoice": {
+                        "id": ids.encode("BillingInvoice", invoice.pk),
+                        "periodStart": invoice.period_start.isoformat(),
+                        "currency": invoice.currency,
+                        "amount": invoice.amount,
+                        "status": invoice.status.upper(),
+                    }
+                },
+            )
+        ],
+        ordering_key=f"invoice:{invoice.pk}",
+    )

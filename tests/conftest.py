@@ -99,6 +99,8 @@ def _quiet_workers_before_flush(request):
 def _start_worker(queue: str, db_name: str, concurrency: int = 2) -> subprocess.Popen:
     env = os.environ.copy()
     env.update({"DATABASE_NAME": db_name, "CELERY_QUEUE": queue, "PYTHONUNBUFFERED": "1"})
+    # Webhook tests receive on 127.0.0.1, which the SSRF guard refuses unless allowed.
+    env.setdefault("WEBHOOK_ALLOW_LOCAL_TARGETS", "1")
     hostname = f"testworker-{uuid.uuid4().hex[:6]}@%h"
     proc = subprocess.Popen(
         [

@@ -6,6 +6,8 @@ activation allocates the slots. See CampaignSlot for the guarantee.
 
 from __future__ import annotations
 
+import zoneinfo
+
 from django.db import connection, transaction
 
 from .models import Campaign, CampaignSlot
@@ -151,3 +153,108 @@ def release(*, campaign_id: int, slot: int, cost: int) -> None:
         )
         if cursor.rowcount != 1:
             raise SlotMismatch(f"slot {slot} of campaign {campaign_id} cannot give back 1 unit and {cost}")
+
+
+# --- live changes of the caps ----------------------------------------------------------------
+
+
+def _lock_all_slots(cursor, campaign_id: int) -> list[tuple]:
+    cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [REBALANCE_LOCK_NAMESPACE, campaign_id])
+    cursor.execute(
+        "SELECT slot, redemption_allowance, redeemed_count, budget_allowance, spent_amount "
+        "FROM campaigns_campaignslot WHERE campaign_id = %s ORDER BY slot FOR UPDATE",
+        [campaign_id],
+    )
+    return cursor.fetchall()
+
+
+def usage(*, campaign_id: int, lock: bool = False) -> tuple[int, int]:
+    """(redemptions, spend) used now; with ``lock`` every slot is held until commit (as a
+    rebalance holds them), so no write-off can take a unit before the caller's change."""
+    with connection.cursor() as cursor:
+        if lock:
+            slots = _lock_all_slots(cursor, campaign_id)
+        else:
+            cursor.execute(
+                "SELECT slot, redemption_allowance, redeemed_count, budget_allowance, spent_amount "
+                "FROM campaigns_campaignslot WHERE campaign_id = %s",
+                [campaign_id],
+            )
+            slots = cursor.fetchall()
+    return sum(s[2] for s in slots), sum(s[4] for s in slots)
+
+
+def set_caps(*, campaign_id: int, max_redemptions: int | None, budget_cap: int | None) -> None:
+    """Spread new caps over the slots (all locked, in slot order, under the rebalance lock):
+    each slot keeps what it used and gets an even share of the new headroom, so the
+    allowances sum exactly to the new caps. The caller checked the caps are not below use."""
+    with connection.cursor() as cursor:
+        slots = _lock_all_slots(cursor, campaign_id)
+        used_count, used_spend = sum(s[2] for s in slots), sum(s[4] for s in slots)
+        counts = _split(None if max_redemptions is None else max_redemptions - used_count, len(slots))
+        budgets = _split(None if budget_cap is None else budget_cap - used_spend, len(slots))
+        rows = [
+            (
+                slot,
+                None if counts[i] is None else redeemed + counts[i],
+                None if budgets[i] is None else spent + budgets[i],
+                redeemed,
+                spent,
+            )
+            for i, (slot, _, redeemed, _, spent) in enumerate(slots)
+        ]
+        if not rows:
+            return
+        values = ", ".join(["(%s, %s::integer, %s::bigint, %s::integer, %s::bigint)"] * len(rows))
+        cursor.execute(
+            _REBALANCE_SQL.replace("$values", values),
+            [value for row in rows for value in row] + [campaign_id],
+        )
+
+
+# --- daily caps (the write-off path; inside the caller's transaction) -------------------------
+
+_TAKE_DAILY = """
+INSERT INTO campaigns_campaigndailyusage AS d (campaign_id, day, redeemed_count, spent_amount)
+SELECT %(campaign)s, %(day)s, 1, %(cost)s
+ WHERE (%(count_cap)s::integer IS NULL OR %(count_cap)s::integer >= 1)
+   AND (%(spend_cap)s::bigint IS NULL OR %(cost)s <= %(spend_cap)s::bigint)
+ON CONFLICT (campaign_id, day) DO UPDATE
+   SET redeemed_count = d.redeemed_count + 1, spent_amount = d.spent_amount + %(cost)s
+ WHERE (%(count_cap)s::integer IS NULL OR d.redeemed_count < %(count_cap)s::integer)
+   AND (%(spend_cap)s::bigint IS NULL OR d.spent_amount + %(cost)s <= %(spend_cap)s::bigint)
+"""
+
+
+def day_of(moment, tz_name: str):
+    """The merchant's local date of ``moment``: daily caps reset at the merchant's midnight."""
+    return moment.astimezone(zoneinfo.ZoneInfo(tz_name)).date()
+
+
+def take_daily(*, campaign: Campaign, day, cost: int) -> bool:
+    """Take one write-off and ``cost`` from the campaign's day; False if a daily cap is hit.
+
+    The upsert's WHERE is re-checked on the latest row version under its lock, so concurrent
+    write-offs never pass the cap by one unit or one cent."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _TAKE_DAILY,
+            {
+                "campaign": campaign.pk,
+                "day": day,
+                "cost": cost,
+                "count_cap": campaign.daily_redemption_cap,
+                "spend_cap": campaign.daily_spend_cap,
+            },
+        )
+        return cursor.rowcount == 1
+
+
+def release_daily(*, campaign_id: int, day, cost: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE campaigns_campaigndailyusage SET redeemed_count = redeemed_count - 1, "
+            "spent_amount = spent_amount - %s "
+            "WHERE campaign_id = %s AND day = %s AND redeemed_count >= 1 AND spent_amount >= %s",
+            [cost, campaign_id, day, cost],
+        )

@@ -17,6 +17,9 @@ class CampaignErrorCode(StrEnum):
     WINDOW_ENDED = "WINDOW_ENDED"  # activation after the window's end
     NOT_DRAFT = "NOT_DRAFT"  # money and benefit terms change only in draft
     INVALID_TRANSITION = "INVALID_TRANSITION"
+    NOT_LIVE = "NOT_LIVE"  # live changes need an active or paused campaign
+    BELOW_USED = "BELOW_USED"  # a cap below what the campaign has already used
+    VALIDITY_NOT_EXTENDED = "VALIDITY_NOT_EXTENDED"  # validity can only be extended
 
 
 class PlacementErrorCode(StrEnum):

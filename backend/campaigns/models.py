@@ -62,6 +62,12 @@ class Campaign(models.Model):
         default=False, help_text="A voided write-off gives the coupon back to the fan."
     )
 
+    # Daily caps (the merchant's local day), changeable while live; null = none.
+    daily_redemption_cap = models.PositiveIntegerField(null=True, blank=True)
+    daily_spend_cap = models.BigIntegerField(
+        null=True, blank=True, help_text="Max of discount given + fees per day, minor units."
+    )
+
     # Usage lives in CampaignSlot rows (summed for display), never on this row: a counter
     # here would make every write-off of the campaign queue on one lock.
 
@@ -186,3 +192,42 @@ class Placement(models.Model):
             models.Index(fields=["issuer", "status"], name="placement_issuer_idx"),
             models.Index(fields=["publisher", "status"], name="placement_publisher_idx"),
         ]
+
+
+class CampaignDailyUsage(models.Model):
+    """Write-offs and spend of one campaign on one local day, for its daily caps.
+
+    Only campaigns with a daily cap write it: a conditional upsert takes a unit, so the cap
+    holds to the unit and the cent whatever the concurrency (write-offs of a daily-capped
+    campaign queue on this one row per day; uncapped campaigns never touch it).
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    redeemed_count = models.PositiveIntegerField(default=0)
+    spent_amount = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "day"], name="campaigndailyusage_unique"),
+            models.CheckConstraint(condition=Q(spent_amount__gte=0), name="campaigndailyusage_spend_nonneg"),
+        ]
+
+
+class CampaignChange(models.Model):
+    """One change of a live campaign's term, with who made it: the campaign's history."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="changes")
+    field = models.CharField(max_length=64)
+    old_value = models.JSONField(null=True)
+    new_value = models.JSONField(null=True)
+    actor_merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="+")
+    actor_api_key = models.ForeignKey(
+        "merchants.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200, help_text="The key's name (or who else acted), as it was.")
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["campaign", "id"], name="campaignchange_campaign_idx")]

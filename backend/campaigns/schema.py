@@ -7,6 +7,7 @@ from typing import Any
 import graphene
 from django.db.models import Q, Sum
 from graphene import relay
+from graphene.utils.str_converters import to_camel_case
 from graphene_django.fields import DjangoConnectionField
 
 from backend.api import ids
@@ -48,6 +49,29 @@ def _value(enum_or_value: Any) -> Any:
 # Fields of a campaign computed from its budget slots: a list reaching campaigns through a
 # foreign key loads them for the whole page when one of these is selected.
 CAMPAIGN_USAGE = ("campaign.redeemedCount", "campaign.spentAmount")
+class CouponCounts(graphene.ObjectType):
+    """Coupons by state: issued (still usable), claimed, redeemed, expired, revoked."""
+
+    issued = graphene.Int(required=True)
+    claimed = graphene.Int(description="Null until fans can claim coupons (claim links).")
+    redeemed = graphene.Int(required=True)
+    expired = graphene.Int(required=True)
+    revoked = graphene.Int(required=True)
+
+
+def _coupon_counts(owner: Campaign | Placement) -> CouponCounts:
+    return CouponCounts(claimed=None, **selectors.coupon_counts(owner=owner))
+
+
+class CampaignChangeType(graphene.ObjectType):
+    """One live change of a campaign: the field, its old and new value, who and when."""
+
+    field = graphene.String(required=True, description="camelCase field name.")
+    old_value = graphene.JSONString()
+    new_value = graphene.JSONString()
+    actor = graphene.String(required=True, description="The API key's name at the time.")
+    actor_api_key_id = graphene.ID()
+    changed_at = graphene.DateTime(required=True)
 
 
 class CampaignType(MerchantScopedType):
@@ -59,6 +83,10 @@ class CampaignType(MerchantScopedType):
     redeemed_count = graphene.Int(required=True, description="Verified, non-voided write-offs.")
     spent_amount = graphene.Int(required=True, description="Discounts given plus fees, minor units.")
     placements = graphene.List(graphene.NonNull(lambda: PlacementType), required=True)
+    coupon_counts = graphene.Field(CouponCounts, required=True)
+    history = graphene.List(
+        graphene.NonNull(CampaignChangeType), required=True, description="Live changes, oldest first."
+    )
 
     class Meta:
         model = Campaign
@@ -86,6 +114,8 @@ class CampaignType(MerchantScopedType):
             "void_window_seconds",
             "attribution_window_days",
             "voided_coupon_returns",
+            "daily_redemption_cap",
+            "daily_spend_cap",
             "created_at",
             "updated_at",
             "activated_at",
@@ -112,6 +142,24 @@ class CampaignType(MerchantScopedType):
             count=Sum("redeemed_count"), spent=Sum("spent_amount")
         )
         return usage["count"] or 0, usage["spent"] or 0
+
+    def resolve_coupon_counts(root, info):
+        return _coupon_counts(root)
+
+    def resolve_history(root, info):
+        return [
+            CampaignChangeType(
+                field=to_camel_case(change.field),
+                old_value=change.old_value,
+                new_value=change.new_value,
+                actor=change.actor_label,
+                actor_api_key_id=ids.encode("ApiKey", change.actor_api_key_id)
+                if change.actor_api_key_id
+                else None,
+                changed_at=change.changed_at,
+            )
+            for change in root.changes.all()
+        ]
 
     def resolve_placements(root, info):
         if hasattr(root, "issuer_placements"):  # prefetched by campaigns_for
@@ -152,6 +200,7 @@ class PlacementType(ModelType):
     offer = graphene.Field(CampaignOffer, required=True)
     campaign = graphene.Field(CampaignType, description="The campaign itself: the issuer's side only.")
     ended_by = PlacementSide(description="Which side ended it.")
+    coupon_counts = graphene.Field(CouponCounts, required=True)
 
     class Meta:
         model = Placement
@@ -196,6 +245,9 @@ class PlacementType(ModelType):
 
     def resolve_campaign(root, info):
         return root.campaign if root.issuer_id == caller_of(info).merchant.pk else None
+
+    def resolve_coupon_counts(root, info):
+        return _coupon_counts(root)
 
     def resolve_ended_by(root, info):
         if root.ended_by_id is None:
@@ -426,7 +478,42 @@ class PlacementEnd(_placement_action(services.placement_end, "Either party ends 
     pass
 
 
+class CampaignLiveChangeInput(graphene.InputObjectType):
+    """Only the fields sent change; an explicit null removes that cap."""
+
+    budget_cap = graphene.Int(description="Minor units; never below what is spent (BELOW_USED).")
+    max_redemptions = graphene.Int(description="Never below the write-offs made (BELOW_USED).")
+    valid_until = graphene.DateTime(description="Only later (VALIDITY_NOT_EXTENDED).")
+    daily_redemption_cap = graphene.Int(description="Write-offs per local day.")
+    daily_spend_cap = graphene.Int(description="Discount + fees per local day, minor units.")
+
+
+class CampaignLiveChange(BaseMutation):
+    """Change an active or paused campaign's caps, validity or daily caps (recorded in its history)."""
+
+    campaign = graphene.Field(CampaignType)
+    roles = WRITE
+    error_codes = CampaignErrorCode
+
+    class Arguments:
+        id = graphene.ID(required=True)
+        input = CampaignLiveChangeInput(required=True)
+
+    @classmethod
+    def perform(cls, caller, info, id, input):
+        changes = {key: value for key, value in dict(input).items() if key in services.LIVE_FIELDS}
+        campaign = services.campaign_change_live(
+            campaign=_campaign_of(caller, id),
+            actor=caller.merchant,
+            actor_api_key_id=caller.api_key.pk if caller.api_key else None,
+            actor_label=caller.api_key.name if caller.api_key else caller.merchant.name,
+            **changes,
+        )
+        return {"campaign": campaign}
+
+
 class Mutation(graphene.ObjectType):
+    campaign_live_change = CampaignLiveChange.Field()
     campaign_create = CampaignCreate.Field()
     campaign_update = CampaignUpdate.Field()
     campaign_activate = CampaignActivate.Field()

@@ -6,7 +6,7 @@ and the publisher) and to nobody else; neither side reads the other's rows throu
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 
 from backend.merchants.models import Merchant
 
@@ -83,3 +83,15 @@ def placement_for(*, merchant: Merchant, placement_id: int) -> Placement | None:
         .select_related("campaign", "issuer", "publisher", "pool")
         .first()
     )
+
+
+COUPON_STATES = ("issued", "redeemed", "expired", "revoked")
+
+
+def coupon_counts(*, owner: Campaign | Placement) -> dict[str, int]:
+    """A campaign's or a placement's coupons by state (through the reverse relation: the
+    coupons app sits above this one). The caller already scoped ``owner`` to its merchant."""
+    counts = dict(
+        owner.coupons.values("status").annotate(n=Count("id")).values_list("status", "n").order_by()
+    )
+    return {state: counts.get(state, 0) for state in COUPON_STATES}

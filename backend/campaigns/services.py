@@ -13,14 +13,18 @@ proposal time when the share and quota meet it.
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from backend.api import ids
 from backend.api.errors import CommonErrorCode, ErrorCollector, ServiceError
 from backend.audience.models import FanPool
 from backend.merchants.models import Merchant, Store
+from backend.webhooks import events as webhook_events
 
 from . import budget
 from .errors import CampaignErrorCode, PlacementErrorCode
@@ -232,7 +236,32 @@ def placement_propose(
             "This campaign already has an open placement in this pool.",
             "pool_id",
         ) from None
+    _announce_placement(placement, webhook_events.PLACEMENT_PROPOSED.name)
+    if auto:
+        _announce_placement(placement, webhook_events.PLACEMENT_ACCEPTED.name)
     return placement
+
+
+def _announce_placement(placement: Placement, topic: str) -> None:
+    """Both parties hear of it; the publisher gets no id of the issuer's campaign."""
+    shared = {
+        "id": ids.encode("Placement", placement.pk),
+        "status": placement.status.upper(),
+        "quota": placement.quota,
+        "publisherShareBps": placement.publisher_share_bps,
+        "poolId": ids.encode("FanPool", placement.pool_id),
+    }
+    webhook_events.announce(
+        topic=topic,
+        recipients=[
+            (
+                placement.issuer_id,
+                {"placement": {**shared, "campaignId": ids.encode("Campaign", placement.campaign_id)}},
+            ),
+            (placement.publisher_id, {"placement": shared}),
+        ],
+        ordering_key=f"placement:{placement.pk}",
+    )
 
 
 def _placement_transition(
@@ -255,24 +284,28 @@ def placement_accept(*, placement: Placement, merchant: Merchant) -> Placement:
         raise ServiceError.single(CommonErrorCode.NOT_FOUND, "Placement not found.", "id")
     if placement.campaign.status == Campaign.Status.ENDED:
         raise ServiceError.single(PlacementErrorCode.CAMPAIGN_NOT_ACTIVE, "The campaign has ended.", "id")
-    return _placement_transition(
+    placement = _placement_transition(
         placement,
         to=Placement.Status.ACCEPTED,
         allowed_from=(Placement.Status.PROPOSED,),
         decided_at=timezone.now(),
     )
+    _announce_placement(placement, webhook_events.PLACEMENT_ACCEPTED.name)
+    return placement
 
 
 @transaction.atomic
 def placement_decline(*, placement: Placement, merchant: Merchant) -> Placement:
     if placement.publisher_id != merchant.pk:
         raise ServiceError.single(CommonErrorCode.NOT_FOUND, "Placement not found.", "id")
-    return _placement_transition(
+    placement = _placement_transition(
         placement,
         to=Placement.Status.DECLINED,
         allowed_from=(Placement.Status.PROPOSED,),
         decided_at=timezone.now(),
     )
+    _announce_placement(placement, webhook_events.PLACEMENT_DECLINED.name)
+    return placement
 
 
 @transaction.atomic
@@ -287,3 +320,160 @@ def placement_end(*, placement: Placement, merchant: Merchant) -> Placement:
         ended_at=timezone.now(),
         ended_by=merchant,
     )
+
+
+# --- live changes ------------------------------------------------------------------------------
+
+LIVE_FIELDS = ("budget_cap", "max_redemptions", "valid_until", "daily_redemption_cap", "daily_spend_cap")
+COUNT_MAX = 2**31 - 1
+AMOUNT_MAX = 10**15
+
+
+def _validate_live(
+    errors: ErrorCollector, campaign: Campaign, changes: dict[str, Any], used: tuple[int, int]
+):
+    limits = {
+        "max_redemptions": (COUNT_MAX, used[0]),
+        "budget_cap": (AMOUNT_MAX, used[1]),
+        "daily_redemption_cap": (COUNT_MAX, 0),
+        "daily_spend_cap": (AMOUNT_MAX, 0),
+    }
+    for field, (top, floor) in limits.items():
+        value = changes.get(field)
+        if field not in changes or value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+            errors.add(field, CommonErrorCode.OUT_OF_RANGE, f"Between 1 and {top}, or null for no cap.")
+        elif value < floor:
+            errors.add(field, CampaignErrorCode.BELOW_USED, f"The campaign has already used {floor}.")
+    if "valid_until" in changes:
+        value = changes["valid_until"]
+        current = campaign.valid_until
+        if value is None or value.utcoffset() is None:
+            errors.add("valid_until", CommonErrorCode.INVALID, "A date and time with a time zone.")
+        elif current is None or value <= current or value <= timezone.now():
+            errors.add(
+                "valid_until",
+                CampaignErrorCode.VALIDITY_NOT_EXTENDED,
+                "Validity can only be extended: later than the current end and than now.",
+            )
+
+
+def _extend_coupons(campaign: Campaign, old_until, new_until) -> None:
+    """Coupons whose end was the campaign's get the new one (capped by their days after issue);
+    ones that expired only because of it are usable again."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE coupons_coupon SET status = 'issued', valid_until = CASE WHEN %(days)s::integer IS NULL "
+            "THEN %(new)s ELSE LEAST(%(new)s, issued_at + make_interval(days => %(days)s::integer)) END "
+            "WHERE campaign_id = %(campaign)s AND status IN ('issued', 'expired') AND valid_until = %(old)s",
+            {
+                "campaign": campaign.pk,
+                "new": new_until,
+                "old": old_until,
+                "days": campaign.valid_days_after_issue,
+            },
+        )
+
+
+def _recount_today(campaign: Campaign, now) -> None:
+    """A daily cap that starts now counts today's write-offs already made."""
+    day = budget.day_of(now, campaign.merchant.timezone)
+    start = dt.datetime.combine(day, dt.time(), tzinfo=zoneinfo.ZoneInfo(campaign.merchant.timezone))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO campaigns_campaigndailyusage (campaign_id, day, redeemed_count, spent_amount) "
+            "SELECT %(campaign)s, %(day)s, count(*), coalesce(sum(discount_amount + fee_amount), 0) "
+            "  FROM redemptions_redemption WHERE campaign_id = %(campaign)s AND status = 'verified' "
+            "   AND created_at >= %(start)s AND created_at < %(end)s "
+            "ON CONFLICT (campaign_id, day) DO UPDATE "
+            "   SET redeemed_count = EXCLUDED.redeemed_count, spent_amount = EXCLUDED.spent_amount",
+            {"campaign": campaign.pk, "day": day, "start": start, "end": start + dt.timedelta(days=1)},
+        )
+
+
+@transaction.atomic
+def campaign_change_live(
+    *,
+    campaign: Campaign,
+    actor: Merchant,
+    actor_api_key_id: int | None = None,
+    actor_label: str,
+    **changes: Any,
+) -> Campaign:
+    """Change the caps, validity or daily caps of an active or paused campaign.
+
+    Caps may go up, or down to what is already used (never below: BELOW_USED), or to null
+    (no cap); the slots are re-spread under the rebalance lock with every slot held, so no
+    write-off passes a cap during or after the change and the allowances sum to the new caps.
+    Validity only extends. Each changed field is recorded with its actor (the history), and
+    the issuer's endpoints hear ``campaign.changed``. One transaction.
+    """
+    from backend.webhooks import events as webhook_events
+
+    from .models import CampaignChange
+
+    unknown = set(changes) - set(LIVE_FIELDS)
+    if unknown:
+        raise TypeError(f"not live-changeable: {sorted(unknown)}")
+    campaign = Campaign.objects.select_for_update(no_key=True).select_related("merchant").get(pk=campaign.pk)
+    if campaign.status not in (Campaign.Status.ACTIVE, Campaign.Status.PAUSED):
+        raise ServiceError.single(
+            CampaignErrorCode.NOT_LIVE, f"A {campaign.status} campaign has no live changes.", "id"
+        )
+    changes = {k: v for k, v in changes.items() if getattr(campaign, k) != v}
+    caps_change = bool({"budget_cap", "max_redemptions"} & set(changes))
+    used = budget.usage(campaign_id=campaign.pk, lock=caps_change)
+    errors = ErrorCollector()
+    _validate_live(errors, campaign, changes, used)
+    errors.raise_if_any()
+    if not changes:
+        return campaign
+    old = {field: getattr(campaign, field) for field in changes}
+    daily_before = campaign.daily_redemption_cap is not None or campaign.daily_spend_cap is not None
+    for field, value in changes.items():
+        setattr(campaign, field, value)
+    campaign.save(update_fields=[*changes, "updated_at"])
+    if caps_change:
+        budget.set_caps(
+            campaign_id=campaign.pk, max_redemptions=campaign.max_redemptions, budget_cap=campaign.budget_cap
+        )
+    if "valid_until" in changes:
+        _extend_coupons(campaign, old["valid_until"], campaign.valid_until)
+    daily_after = campaign.daily_redemption_cap is not None or campaign.daily_spend_cap is not None
+    if daily_after and not daily_before:
+        _recount_today(campaign, timezone.now())
+
+    def json_value(value: Any) -> Any:
+        return value.isoformat() if hasattr(value, "isoformat") else value
+
+    CampaignChange.objects.bulk_create(
+        CampaignChange(
+            campaign=campaign,
+            field=field,
+            old_value=json_value(old[field]),
+            new_value=json_value(changes[field]),
+            actor_merchant=actor,
+            actor_api_key_id=actor_api_key_id,
+            actor_label=actor_label[:200],
+        )
+        for field in changes
+    )
+    webhook_events.announce(
+        topic=webhook_events.CAMPAIGN_CHANGED.name,
+        recipients=[
+            (
+                campaign.merchant_id,
+                {
+                    "campaign": {"id": ids.encode("Campaign", campaign.pk)},
+                    "changes": {
+                        field: {"old": json_value(old[field]), "new": json_value(changes[field])}
+                        for field in changes
+                    },
+                    "actor": actor_label[:200],
+                },
+            )
+        ],
+        ordering_key=f"campaign:{campaign.pk}",
+    )
+    return campaign

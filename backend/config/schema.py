@@ -10,8 +10,9 @@ from backend.coupons import schema as coupons
 from backend.merchants import schema as merchants
 from backend.redemptions import schema as redemptions
 from backend.till import schema as till
+from backend.webhooks import schema as webhooks
 
-APPS = (merchants, audience, campaigns, coupons, redemptions, till, attribution, billing)
+APPS = (merchants, audience, campaigns, coupons, redemptions, till, webhooks, attribution, billing)
 
 
 class Query(*(app.Query for app in APPS), graphene.ObjectType):

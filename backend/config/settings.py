@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "backend.redemptions",
     "backend.outbox",
     "backend.till",
+    "backend.webhooks",
     "attribution",
     "billing",
     "backend.demo",  # above every app: seeds the demo network (manage.py seed_demo)
@@ -135,6 +136,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # workers log JSON lines through LOGGI
 # Periodic work. Each entry names a task its app implements (thin, idempotent).
 CELERY_BEAT_SCHEDULE: dict = {
     "outbox-sweep": {"task": "backend.outbox.tasks.sweep_outbox", "schedule": 5.0},
+    "webhook-retries": {"task": "backend.webhooks.tasks.sweep_webhook_deliveries", "schedule": 10.0},
+    "coupon-expiry": {"task": "backend.coupons.tasks.expire_coupons", "schedule": 300.0},
     "issuance-sweep": {"task": "backend.coupons.tasks.sweep_issuance_jobs", "schedule": 60.0},
     "terminal-nonce-purge": {"task": "backend.merchants.tasks.purge_terminal_nonces", "schedule": 300.0},
     "fan-import-requeue": {"task": "backend.audience.tasks.requeue_stalled_fan_imports", "schedule": 120.0},
@@ -158,6 +161,10 @@ if env.str("STRIPE_API_HOST", default=""):  # a local Stripe-compatible server (
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
 DJSTRIPE_USE_NATIVE_JSONFIELD = True
 DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
+# Outbound webhooks (backend/webhooks): http:// and private, loopback or link-local targets
+# only under DEBUG (or when set explicitly, as the tests' local receiver needs).
+WEBHOOK_ALLOW_LOCAL_TARGETS = env.bool("WEBHOOK_ALLOW_LOCAL_TARGETS", default=DEBUG)
+
 # Billing's own webhook endpoint for invoice events (/billing/stripe/webhook/, billing/webhooks.py).
 BILLING_STRIPE_WEBHOOK_SECRET = env.str("BILLING_STRIPE_WEBHOOK_SECRET", default="")
 # Collection (docs/decisions.md): invoices are sent (send_invoice), due this many days later;

@@ -31,7 +31,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from backend.api import ids
 from backend.campaigns.models import Campaign, Placement
+from backend.webhooks import events as webhook_events
 
 from . import codes
 from .models import Coupon, IssuanceChunk, IssuanceJob
@@ -278,11 +280,30 @@ def issue_chunk(*, chunk_id: int) -> int:
         # Chunks of one placement serialize on its row lock, so this read sees every other chunk.
         job.refresh_from_db(fields=["chunks_done", "chunk_count", "error"])
         if job.chunks_done >= job.chunk_count:
-            IssuanceJob.objects.filter(pk=job.pk, status=IssuanceJob.Status.RUNNING).update(
+            finished = IssuanceJob.objects.filter(pk=job.pk, status=IssuanceJob.Status.RUNNING).update(
                 status=IssuanceJob.Status.FAILED if job.error else IssuanceJob.Status.SUCCEEDED,
                 finished_at=now,
             )
+            if finished:
+                _announce_completed(job.pk, placement)
         return issued
+
+
+def _announce_completed(job_id: int, placement: Placement) -> None:
+    job = IssuanceJob.objects.get(pk=job_id)
+    data = {
+        "issuance": {
+            "id": ids.encode("IssuanceJob", job.pk),
+            "status": job.status.upper(),
+            "total": job.total,
+            "issued": job.issued,
+            "placementId": ids.encode("Placement", placement.pk),
+        }
+    }
+    webhook_events.announce(
+        topic=webhook_events.ISSUANCE_COMPLETED.name,
+        recipients=[(placement.issuer_id, data), (placement.publisher_id, data)],
+    )
 
 
 def stalled_job_ids(*, pending_for: dt.timedelta, silent_for: dt.timedelta) -> list[int]:

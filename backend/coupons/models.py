@@ -37,6 +37,10 @@ class Coupon(models.Model):
         indexes = [
             models.Index(fields=["placement", "id"], name="coupon_placement_id_idx"),
             models.Index(fields=["campaign", "status"], name="coupon_campaign_status_idx"),
+            # The expiry sweep reads only issued coupons by validity end.
+            models.Index(
+                fields=["valid_until"], name="coupon_issued_expiry_idx", condition=Q(status="issued")
+            ),
         ]
 
 

@@ -16,7 +16,7 @@ from backend.api.permissions import ADMIN, ANY_KEY, BRAND, caller_of, require_ke
 from backend.api.types import CountableConnection, MerchantScopedType
 from backend.campaigns import selectors as campaign_selectors
 
-from . import selectors, services
+from . import lifecycle, selectors, services
 from .errors import IssuanceErrorCode
 from .models import Coupon, IssuanceJob
 
@@ -146,5 +146,40 @@ class IssuanceStart(BaseMutation):
         return {"job": job}
 
 
+class CouponsRevoke(BaseMutation):
+    """The issuer revokes one coupon (code), a placement's or a campaign's unredeemed coupons.
+    Revoked codes answer COUPON_REVOKED at the till; redeemed and expired ones stay as they are."""
+
+    revoked_count = graphene.Int()
+    roles = (ADMIN, BRAND)
+
+    class Arguments:
+        code = graphene.String()
+        placement_id = graphene.ID()
+        campaign_id = graphene.ID()
+        reason = graphene.String()
+
+    @classmethod
+    def perform(cls, caller, info, code=None, placement_id=None, campaign_id=None, reason=""):
+        placement = campaign = None
+        if placement_id is not None:
+            placement = campaign_selectors.placement_for(
+                merchant=caller.merchant, placement_id=ids.decode("Placement", placement_id) or 0
+            )
+            if placement is None:
+                raise ServiceError.not_found("placement_id", "Placement")
+        if campaign_id is not None:
+            campaign = campaign_selectors.campaign_for(
+                merchant=caller.merchant, campaign_id=ids.decode("Campaign", campaign_id) or 0
+            )
+            if campaign is None:
+                raise ServiceError.not_found("campaign_id", "Campaign")
+        count = lifecycle.coupons_revoke(
+            merchant=caller.merchant, code=code, placement=placement, campaign=campaign, reason=reason or ""
+        )
+        return {"revoked_count": count}
+
+
 class Mutation(graphene.ObjectType):
+    coupons_revoke = CouponsRevoke.Field()
     issuance_start = IssuanceStart.Field()

@@ -63,3 +63,11 @@ def sweep_issuance_jobs() -> int:
     for job_id in job_ids:
         enqueue_issuance_job(job_id)
     return len(job_ids)
+
+
+@shared_task(name="backend.coupons.tasks.expire_coupons")
+def expire_coupons() -> int:
+    """Beat: issued coupons past their validity become EXPIRED, in batches."""
+    from . import lifecycle
+
+    return lifecycle.expire_coupons()

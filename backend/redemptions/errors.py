@@ -24,6 +24,7 @@ class RedemptionReason(StrEnum):
     BELOW_MIN_SPEND = "BELOW_MIN_SPEND"
     CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
     BUDGET_EXHAUSTED = "BUDGET_EXHAUSTED"
+    DAILY_CAP_REACHED = "DAILY_CAP_REACHED"
     FAN_LIMIT_REACHED = "FAN_LIMIT_REACHED"
     CAMPAIGN_PAUSED = "CAMPAIGN_PAUSED"
     CAMPAIGN_ENDED = "CAMPAIGN_ENDED"
@@ -43,6 +44,7 @@ REASON_MESSAGES: dict[str, str] = {  # lazy: rendered in the caller's language
     RedemptionReason.BELOW_MIN_SPEND: _("The order is below the coupon's minimum spend."),
     RedemptionReason.CURRENCY_MISMATCH: _("The order's currency is not the coupon's currency."),
     RedemptionReason.BUDGET_EXHAUSTED: _("This offer has run out."),
+    RedemptionReason.DAILY_CAP_REACHED: _("This offer has run out for today."),
     RedemptionReason.FAN_LIMIT_REACHED: _("This customer has already used this offer as often as allowed."),
     RedemptionReason.CAMPAIGN_PAUSED: _("This offer is paused."),
     RedemptionReason.CAMPAIGN_ENDED: _("This offer has ended."),

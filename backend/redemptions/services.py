@@ -248,19 +248,29 @@ def _take_fan_usage(*, campaign: Campaign, fan_id: int) -> bool:
         return cursor.rowcount == 1
 
 
-def _claim(*, coupon: Coupon, campaign: Campaign, cost: int, now: dt.datetime) -> int:
+_LOST_TO = {
+    Coupon.Status.REVOKED: RedemptionReason.COUPON_REVOKED,
+    Coupon.Status.EXPIRED: RedemptionReason.EXPIRED,
+}
+
+
+def _claim(*, coupon: Coupon, campaign: Campaign, cost: int, now: dt.datetime, tz_name: str) -> int:
     """Take the coupon, the fan's usage and the campaign's caps; the slot used. Rows are
     taken in a fixed order (coupon, fan, slot), and a failed step raises _Rejected."""
     claimed = Coupon.objects.filter(pk=coupon.pk, status=Coupon.Status.ISSUED).update(
         status=Coupon.Status.REDEEMED, redeemed_at=now
     )
-    if claimed != 1:
-        raise _Rejected(RedemptionReason.ALREADY_REDEEMED)
+    if claimed != 1:  # taken since we read it: redeemed, or revoked / expired meanwhile
+        now_status = Coupon.objects.filter(pk=coupon.pk).values_list("status", flat=True).first()
+        raise _Rejected(_LOST_TO.get(now_status, RedemptionReason.ALREADY_REDEEMED))
     if not _take_fan_usage(campaign=campaign, fan_id=coupon.fan_id):
         raise _Rejected(RedemptionReason.FAN_LIMIT_REACHED)
     slot = budget.take(campaign_id=campaign.pk, cost=cost)
     if slot is None:
         raise _Rejected(RedemptionReason.BUDGET_EXHAUSTED)
+    if campaign.daily_redemption_cap is not None or campaign.daily_spend_cap is not None:
+        if not budget.take_daily(campaign=campaign, day=budget.day_of(now, tz_name), cost=cost):
+            raise _Rejected(RedemptionReason.DAILY_CAP_REACHED)
     return slot
 
 
@@ -295,7 +305,13 @@ def _write_off(*, terminal: Terminal, request: WriteOffRequest, key: str, now: d
         fee = campaign.fee_per_redemption
         try:
             with transaction.atomic():  # a savepoint: a rejection undoes a partial take
-                slot = _claim(coupon=coupon, campaign=campaign, cost=discount + fee, now=now)
+                slot = _claim(
+                    coupon=coupon,
+                    campaign=campaign,
+                    cost=discount + fee,
+                    now=now,
+                    tz_name=terminal.merchant.timezone,
+                )
         except _Rejected as rejected:
             reason = rejected.reason
     if reason == RedemptionReason.WRONG_MERCHANT:
@@ -497,6 +513,11 @@ def _void(*, terminal: Terminal, redemption_id: int, reason: str, now: dt.dateti
         budget.release(
             campaign_id=campaign.pk,
             slot=redemption.slot,
+            cost=redemption.discount_amount + redemption.fee_amount,
+        )
+        budget.release_daily(  # a no-op unless the campaign counted it against a daily cap
+            campaign_id=campaign.pk,
+            day=budget.day_of(redemption.created_at, terminal.merchant.timezone),
             cost=redemption.discount_amount + redemption.fee_amount,
         )
     # 4. the redemption itself, conditionally: only one void can win.
