@@ -35,6 +35,8 @@ INSTALLED_APPS = [
     "backend.coupons",
     "backend.redemptions",
     "backend.outbox",
+    "backend.notifications",
+    "backend.fans",
     "attribution",
     "billing",
 ]
@@ -42,6 +44,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # the fan pages: Accept-Language or the switch
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -93,7 +96,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -104,6 +108,30 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / ".local" / "media
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# --- Fans and notifications -------------------------------------------------
+# The backend that sends text messages (one-time codes, reminders): see backend.notifications.
+NOTIFICATIONS_BACKEND = env.str("NOTIFICATIONS_BACKEND", default="backend.notifications.backends.KeepingBackend")
+# Fernet keys for the phone numbers kept for reminders: the first encrypts, all decrypt
+# (rotation: put a new key first, run `manage.py rotate_phone_keys`, drop the old one).
+# Without the variable, one key is derived from SECRET_KEY.
+FANS_PHONE_KEYS = env.list("FANS_PHONE_KEYS", default=[])
+if not FANS_PHONE_KEYS:
+    import base64
+    import hashlib
+
+    FANS_PHONE_KEYS = [
+        base64.urlsafe_b64encode(hashlib.sha256(f"fans-phone:{SECRET_KEY}".encode()).digest()).decode()
+    ]
+# Abuse limits of the fan pages, per hour.
+FANS_LIMITS = {
+    "sends_per_phone_per_hour": env.int("FANS_SENDS_PER_PHONE_PER_HOUR", default=5),
+    "sends_per_ip_per_hour": env.int("FANS_SENDS_PER_IP_PER_HOUR", default=30),
+    "checks_per_ip_per_hour": env.int("FANS_CHECKS_PER_IP_PER_HOUR", default=60),
+    "claims_per_ip_per_hour": env.int("FANS_CLAIMS_PER_IP_PER_HOUR", default=30),
+}
+# Expiry reminders go out this many days before a coupon ends (beat task, once per coupon).
+FANS_REMINDER_DAYS = env.int("FANS_REMINDER_DAYS", default=3)
 
 # --- GraphQL ---------------------------------------------------------------
 GRAPHENE = {

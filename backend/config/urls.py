@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from backend.api.view import ApiGraphQLView
 from backend.config.health import healthz
+from backend.notifications.views import dev_inbox
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -12,5 +13,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
     path("billing/", include("billing.urls", namespace="billing")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("dev/inbox/", dev_inbox, name="dev-inbox"),
+    path("", include("backend.fans.urls", namespace="fans")),
     path("", include("backend.audience.urls")),
 ]

@@ -1,0 +1,20 @@
+"""Error codes of the fan pages and the publisher's fan operations."""
+
+from enum import StrEnum
+
+
+class ClaimErrorCode(StrEnum):
+    LINK_UNAVAILABLE = "LINK_UNAVAILABLE"  # disabled, or its placement/campaign no longer runs
+    QUOTA_EXHAUSTED = "QUOTA_EXHAUSTED"
+    CONSENT_REQUIRED = "CONSENT_REQUIRED"
+    INVALID_PHONE = "INVALID_PHONE"
+    CODE_INVALID = "CODE_INVALID"  # wrong, expired or never sent: the page does not say which
+    CODE_LOCKED = "CODE_LOCKED"  # too many wrong attempts: ask for a new code
+    RESEND_TOO_SOON = "RESEND_TOO_SOON"
+    RATE_LIMITED = "RATE_LIMITED"  # too many codes or claims from this phone or address
+
+
+class ClaimLinkErrorCode(StrEnum):
+    ONLY_PUBLISHER = "ONLY_PUBLISHER"
+    PLACEMENT_NOT_ACCEPTED = "PLACEMENT_NOT_ACCEPTED"
+    INVALID_CHANNEL = "INVALID_CHANNEL"

@@ -1,0 +1,99 @@
+"""Reads of the fan pages (by token: the fan holds no account) and of the publisher's links."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from backend.campaigns.models import Campaign, Placement
+from backend.coupons.models import Coupon
+from backend.merchants.models import Merchant, Store
+
+from .models import ClaimLink, Wallet
+
+
+@dataclass(frozen=True)
+class Offer:
+    campaign: Campaign
+    placement: Placement
+    issuer: Merchant
+    publisher: Merchant
+    stores: list[Store]
+    quota_left: int
+    available: bool
+
+
+def claim_link_by_token(token: str) -> ClaimLink | None:
+    return (
+        ClaimLink.objects.select_related(
+            "placement__campaign__merchant", "placement__publisher", "placement__issuer"
+        )
+        .filter(token=token)
+        .first()
+    )
+
+
+def accepted_stores(campaign: Campaign) -> list[Store]:
+    if campaign.all_stores:
+        return list(Store.objects.filter(merchant_id=campaign.merchant_id).order_by("name"))
+    return list(campaign.accepted_stores.order_by("name"))
+
+
+def offer_of(link: ClaimLink) -> Offer:
+    placement = link.placement
+    campaign = placement.campaign
+    now = timezone.now()
+    quota_left = max(0, placement.quota - placement.issued_count)
+    available = (
+        link.is_active
+        and placement.status == Placement.Status.ACCEPTED
+        and campaign.status == Campaign.Status.ACTIVE
+        and (campaign.valid_until is None or campaign.valid_until > now)
+        and quota_left > 0
+    )
+    return Offer(
+        campaign=campaign,
+        placement=placement,
+        issuer=campaign.merchant,
+        publisher=placement.publisher,
+        stores=accepted_stores(campaign),
+        quota_left=quota_left,
+        available=available,
+    )
+
+
+def wallet_by_token(token: str) -> Wallet | None:
+    return Wallet.objects.select_related("fan").filter(token=token, revoked_at__isnull=True).first()
+
+
+def wallet_coupons(wallet: Wallet) -> list[Coupon]:
+    """Every coupon the wallet's fan holds, across merchants, newest first."""
+    return list(
+        Coupon.objects.filter(fan_id=wallet.fan_id)
+        .select_related("campaign__merchant", "placement__publisher")
+        .order_by("-issued_at", "-id")
+    )
+
+
+def wallet_coupon(wallet: Wallet, code: str) -> Coupon | None:
+    return Coupon.objects.filter(fan_id=wallet.fan_id, code=code).first()
+
+
+def claim_links_for(*, merchant: Merchant, placement_id: int):
+    """The placement's claim links with their claim counts: its publisher only (empty otherwise)."""
+    return (
+        ClaimLink.objects.filter(placement_id=placement_id, placement__publisher=merchant)
+        .annotate(claim_count=Count("claims"))
+        .select_related("placement")
+        .order_by("id")
+    )
+
+
+def claim_link_for(*, merchant: Merchant, claim_link_id: int) -> ClaimLink | None:
+    return (
+        ClaimLink.objects.filter(Q(placement__publisher=merchant), pk=claim_link_id)
+        .select_related("placement__campaign__merchant")
+        .first()
+    )

@@ -1,0 +1,191 @@
+"""Writes of the fan pages: claiming a coupon, wallets, the publisher's claim links."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from backend.api.errors import ServiceError
+from backend.audience.identity import FanIdentity
+from backend.audience.models import Fan, PoolMembership
+from backend.campaigns.models import Campaign, Placement
+from backend.coupons import codes
+from backend.coupons.issuance import coupon_validity
+from backend.coupons.models import Coupon
+from backend.merchants.models import Merchant
+
+from .contact import encrypt_phone
+from .errors import ClaimErrorCode, ClaimLinkErrorCode
+from .models import Claim, ClaimLink, FanContact, Wallet
+
+CHANNEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+MEMBERSHIP_SOURCE = "claim"
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    coupon: Coupon
+    wallet: Wallet
+    created: bool  # False: the fan already held this placement's coupon
+
+
+def _unavailable() -> ServiceError:
+    return ServiceError.single(
+        ClaimErrorCode.LINK_UNAVAILABLE, gettext("This offer is no longer available."), None
+    )
+
+
+def ensure_fan(identity: FanIdentity) -> Fan:
+    """The fan of ``identity``, created if new (safe under concurrency: ON CONFLICT DO NOTHING)."""
+    Fan.objects.bulk_create([Fan(fan_key=identity.fan_key, kind=identity.kind)], ignore_conflicts=True)
+    return Fan.objects.get(fan_key=identity.fan_key)
+
+
+def wallet_for(*, fan: Fan) -> Wallet:
+    """The fan's active wallet, created if it has none (one active per fan, by constraint)."""
+    Wallet.objects.bulk_create([Wallet(fan=fan, token=secrets.token_urlsafe(32))], ignore_conflicts=True)
+    return Wallet.objects.get(fan=fan, revoked_at__isnull=True)
+
+
+def wallet_revoke(*, wallet: Wallet) -> None:
+    """The wallet link stops working; the fan gets a new one by phone and one-time code."""
+    Wallet.objects.filter(pk=wallet.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def _join_pool(*, placement: Placement, fan: Fan, now) -> None:
+    PoolMembership.objects.bulk_create(
+        [PoolMembership(pool_id=placement.pool_id, fan=fan, consented_at=now, source=MEMBERSHIP_SOURCE)],
+        ignore_conflicts=True,
+    )
+    # Claiming with consent renews a consent withdrawn earlier.
+    PoolMembership.objects.filter(
+        pool_id=placement.pool_id, fan=fan, consent_withdrawn_at__isnull=False
+    ).update(consent_withdrawn_at=None, consented_at=now)
+
+
+def keep_contact(*, fan: Fan, phone: str) -> None:
+    """Keeps the fan's phone number (encrypted) for reminders: call only with the fan's consent."""
+    FanContact.objects.update_or_create(
+        fan=fan, defaults={"phone_encrypted": encrypt_phone(phone), "consented_at": timezone.now()}
+    )
+
+
+def withdraw_consent(*, fan: Fan) -> None:
+    """The fan withdraws consent: its kept phone number is erased and its memberships end."""
+    with transaction.atomic():
+        FanContact.objects.filter(fan=fan).delete()
+        PoolMembership.objects.filter(fan=fan, consent_withdrawn_at__isnull=True).update(
+            consent_withdrawn_at=timezone.now()
+        )
+
+
+def claim_coupon(
+    *,
+    claim_link: ClaimLink,
+    identity: FanIdentity,
+    consent: bool,
+    phone_for_reminders: str | None = None,
+) -> ClaimResult:
+    """Binds one coupon of the link's placement to the fan, exactly once per fan per placement.
+
+    The quota is taken by one conditional UPDATE of the placement row, so it holds exactly
+    whatever the concurrency; a second claim by the same fan (even a concurrent one) gets the
+    coupon the fan already holds. Joining the publisher's pool needs the fan's consent.
+    """
+    if not consent:
+        raise ServiceError.single(
+            ClaimErrorCode.CONSENT_REQUIRED, gettext("Please agree to join the fan club to claim."), "consent"
+        )
+    try:
+        with transaction.atomic():
+            coupon, created = _bind(claim_link=claim_link, identity=identity)
+            if phone_for_reminders:
+                keep_contact(fan=coupon.fan, phone=phone_for_reminders)
+    except IntegrityError:
+        # The same fan claimed at the same moment and won: show that coupon.
+        coupon = Coupon.objects.filter(
+            placement_id=claim_link.placement_id, fan__fan_key=identity.fan_key, ordinal=1
+        ).first()
+        if coupon is None:
+            raise
+        created = False
+    return ClaimResult(coupon=coupon, wallet=wallet_for(fan=coupon.fan), created=created)
+
+
+def _bind(*, claim_link: ClaimLink, identity: FanIdentity) -> tuple[Coupon, bool]:
+    now = timezone.now()
+    link = ClaimLink.objects.select_related("placement__campaign").get(pk=claim_link.pk)
+    placement, campaign = link.placement, link.placement.campaign
+    if (
+        not link.is_active
+        or placement.status != Placement.Status.ACCEPTED
+        or campaign.status != Campaign.Status.ACTIVE
+        or (campaign.valid_until is not None and campaign.valid_until <= now)
+    ):
+        raise _unavailable()
+    fan = ensure_fan(identity)
+    _join_pool(placement=placement, fan=fan, now=now)
+    existing = Coupon.objects.filter(placement=placement, fan=fan, ordinal=1).first()
+    if existing is not None:
+        return existing, False
+    taken = Placement.objects.filter(
+        pk=placement.pk, status=Placement.Status.ACCEPTED, issued_count__lt=F("quota")
+    ).update(issued_count=F("issued_count") + 1)
+    if not taken:
+        raise ServiceError.single(
+            ClaimErrorCode.QUOTA_EXHAUSTED, gettext("Sorry, all coupons have been claimed."), None
+        )
+    valid_from, valid_until = coupon_validity(campaign, now)
+    coupon = Coupon.objects.create(
+        code=codes.new_code(),
+        campaign=campaign,
+        placement=placement,
+        fan=fan,
+        ordinal=1,
+        issued_at=now,
+        valid_from=valid_from,
+        valid_until=valid_until,
+    )
+    Claim.objects.create(coupon=coupon, placement=placement, fan=fan, claim_link=link, channel=link.channel)
+    return coupon, True
+
+
+# --- the publisher's claim links -------------------------------------------------------
+
+
+@transaction.atomic
+def claim_link_create(*, merchant: Merchant, placement: Placement, channel: str) -> ClaimLink:
+    """A new claim link for an accepted placement: its publisher only."""
+    if placement.publisher_id != merchant.pk:
+        raise ServiceError.single(
+            ClaimLinkErrorCode.ONLY_PUBLISHER, "Only the publisher hands out claim links.", "placement_id"
+        )
+    if placement.status != Placement.Status.ACCEPTED:
+        raise ServiceError.single(
+            ClaimLinkErrorCode.PLACEMENT_NOT_ACCEPTED, f"The placement is {placement.status}.", "placement_id"
+        )
+    channel = (channel or "").strip().lower()
+    if not CHANNEL_RE.match(channel):
+        raise ServiceError.single(
+            ClaimLinkErrorCode.INVALID_CHANNEL,
+            "A channel is 1-40 lower-case letters, digits, '-' or '_' (e.g. wechat-group).",
+            "channel",
+        )
+    return ClaimLink.objects.create(placement=placement, channel=channel, token=secrets.token_urlsafe(12))
+
+
+def claim_link_disable(*, merchant: Merchant, claim_link: ClaimLink) -> ClaimLink:
+    """Stops a claim link (idempotent); coupons already claimed stay valid."""
+    if claim_link.placement.publisher_id != merchant.pk:
+        raise ServiceError.single(
+            ClaimLinkErrorCode.ONLY_PUBLISHER, "Only the publisher manages claim links.", "id"
+        )
+    ClaimLink.objects.filter(pk=claim_link.pk, disabled_at__isnull=True).update(disabled_at=timezone.now())
+    claim_link.refresh_from_db(fields=["disabled_at"])
+    return claim_link

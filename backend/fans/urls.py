@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+app_name = "fans"
+
+urlpatterns = [
+    path("c/<str:token>/", views.claim_page, name="claim"),
+    path("w/<str:token>/", views.wallet_page, name="wallet"),
+    path("w/<str:token>/revoke", views.wallet_revoke, name="wallet-revoke"),
+    path("w/<str:token>/codes/<str:code>/qr.svg", views.coupon_qr, name="coupon-qr"),
+    path("w/<str:token>/codes/<str:code>/barcode.svg", views.coupon_barcode, name="coupon-barcode"),
+    path("wallet/", views.wallet_recover, name="wallet-recover"),
+]

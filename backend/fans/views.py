@@ -1,0 +1,130 @@
+"""The fan's pages: claim (/c/<token>/), wallet (/w/<token>/), wallet recovery (/wallet/).
+
+Server-rendered, mobile-first, in zh-Hans and en (Accept-Language, or the switch on every
+page). They call services and selectors only; every refusal is a page with the error's code
+kept in a ``data-code`` attribute, never a 500, and never says whether a number is known.
+"""
+
+from __future__ import annotations
+
+import io
+
+import qrcode
+import qrcode.image.svg
+from barcode import Code128
+from barcode.writer import SVGWriter
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from backend.api.errors import FieldError, ServiceError
+
+from . import otp, selectors, services
+
+
+def _ip(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def _errors(exc: ServiceError) -> dict[str, FieldError]:
+    return {(e.field or "form"): e for e in exc.errors}
+
+
+@require_http_methods(["GET", "POST"])
+def claim_page(request: HttpRequest, token: str) -> HttpResponse:
+    link = selectors.claim_link_by_token(token)
+    if link is None:
+        raise Http404
+    offer = selectors.offer_of(link)
+    context = {"offer": offer, "link": link, "step": "phone", "phone": "", "errors": {}}
+    status = 200
+    if request.method == "POST":
+        phone = request.POST.get("phone", "")
+        context["phone"] = phone
+        action = request.POST.get("action")
+        try:
+            if action == "send":
+                otp.send_code(phone=phone, ip=_ip(request))
+                context["step"] = "code"
+            elif action == "claim":
+                context["step"] = "code"
+                verified = otp.verify_code(phone=phone, code=request.POST.get("code", ""), ip=_ip(request))
+                otp.check_claim_rate(ip=_ip(request))
+                result = services.claim_coupon(
+                    claim_link=link,
+                    identity=verified.identity,
+                    consent=request.POST.get("consent") == "on",
+                    phone_for_reminders=verified.phone if request.POST.get("reminders") == "on" else None,
+                )
+                return redirect(
+                    reverse("fans:wallet", kwargs={"token": result.wallet.token}) + f"#c-{result.coupon.code}"
+                )
+        except ServiceError as exc:
+            context["errors"] = _errors(exc)
+            status = 400
+    return render(request, "fans/claim.html", context, status=status)
+
+
+def wallet_page(request: HttpRequest, token: str) -> HttpResponse:
+    wallet = selectors.wallet_by_token(token)
+    if wallet is None:
+        return render(request, "fans/wallet_gone.html", status=404)
+    coupons = selectors.wallet_coupons(wallet)
+    return render(request, "fans/wallet.html", {"wallet": wallet, "coupons": coupons})
+
+
+@require_POST
+def wallet_revoke(request: HttpRequest, token: str) -> HttpResponse:
+    wallet = selectors.wallet_by_token(token)
+    if wallet is not None:
+        services.wallet_revoke(wallet=wallet)
+    return redirect("fans:wallet-recover")
+
+
+@require_http_methods(["GET", "POST"])
+def wallet_recover(request: HttpRequest) -> HttpResponse:
+    """Reach one's wallet again from any device: phone number and a one-time code."""
+    context = {"step": "phone", "phone": "", "errors": {}}
+    status = 200
+    if request.method == "POST":
+        phone = request.POST.get("phone", "")
+        context["phone"] = phone
+        try:
+            if request.POST.get("action") == "send":
+                otp.send_code(phone=phone, ip=_ip(request))
+                context["step"] = "code"
+            else:
+                context["step"] = "code"
+                verified = otp.verify_code(phone=phone, code=request.POST.get("code", ""), ip=_ip(request))
+                wallet = services.wallet_for(fan=services.ensure_fan(verified.identity))
+                return redirect("fans:wallet", token=wallet.token)
+        except ServiceError as exc:
+            context["errors"] = _errors(exc)
+            status = 400
+    return render(request, "fans/wallet_recover.html", context, status=status)
+
+
+def _svg(data: bytes) -> HttpResponse:
+    response = HttpResponse(data, content_type="image/svg+xml")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def coupon_qr(request: HttpRequest, token: str, code: str) -> HttpResponse:
+    wallet = selectors.wallet_by_token(token)
+    if wallet is None or selectors.wallet_coupon(wallet, code) is None:
+        raise Http404
+    image = qrcode.make(code, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return _svg(buffer.getvalue())
+
+
+def coupon_barcode(request: HttpRequest, token: str, code: str) -> HttpResponse:
+    wallet = selectors.wallet_by_token(token)
+    if wallet is None or selectors.wallet_coupon(wallet, code) is None:
+        raise Http404
+    buffer = io.BytesIO()
+    Code128(code, writer=SVGWriter()).write(buffer, options={"write_text": False, "module_height": 12})
+    return _svg(buffer.getvalue())
