@@ -7,10 +7,11 @@ import billing.schema as billing
 from backend.audience import schema as audience
 from backend.campaigns import schema as campaigns
 from backend.coupons import schema as coupons
+from backend.fans import schema as fans
 from backend.merchants import schema as merchants
 from backend.redemptions import schema as redemptions
 
-APPS = (merchants, audience, campaigns, coupons, redemptions, attribution, billing)
+APPS = (merchants, audience, campaigns, coupons, fans, redemptions, attribution, billing)
 
 
 class Query(*(app.Query for app in APPS), graphene.ObjectType):

@@ -132,6 +132,8 @@ FANS_LIMITS = {
 }
 # Expiry reminders go out this many days before a coupon ends (beat task, once per coupon).
 FANS_REMINDER_DAYS = env.int("FANS_REMINDER_DAYS", default=3)
+# Where fans reach the pages (links in text messages and in the codes export).
+FANS_PUBLIC_URL = env.str("FANS_PUBLIC_URL", default="http://127.0.0.1:8000")
 
 # --- GraphQL ---------------------------------------------------------------
 GRAPHENE = {
@@ -158,6 +160,7 @@ CELERY_TASK_PUBLISH_RETRY = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # workers log JSON lines through LOGGING too
 # Periodic work. Each entry names a task its app implements (thin, idempotent).
 CELERY_BEAT_SCHEDULE: dict = {
+    "fans-expiry-reminders": {"task": "backend.fans.tasks.send_expiry_reminders", "schedule": 3600.0},
     "outbox-sweep": {"task": "backend.outbox.tasks.sweep_outbox", "schedule": 5.0},
     "issuance-sweep": {"task": "backend.coupons.tasks.sweep_issuance_jobs", "schedule": 60.0},
     "terminal-nonce-purge": {"task": "backend.merchants.tasks.purge_terminal_nonces", "schedule": 300.0},

@@ -71,6 +71,7 @@ class FanContact(models.Model):
     fan = models.OneToOneField("audience.Fan", on_delete=models.CASCADE, related_name="contact")
     phone_encrypted = models.BinaryField()
     consented_at = models.DateTimeField()
+    language = models.CharField(max_length=10, default="en", help_text="The page's language at consent.")
 
 
 class ExpiryReminder(models.Model):

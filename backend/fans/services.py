@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import secrets
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from backend.api.errors import ServiceError
@@ -19,10 +22,11 @@ from backend.coupons import codes
 from backend.coupons.issuance import coupon_validity
 from backend.coupons.models import Coupon
 from backend.merchants.models import Merchant
+from backend.notifications.services import send_text
 
-from .contact import encrypt_phone
+from .contact import decrypt_phone, encrypt_phone
 from .errors import ClaimErrorCode, ClaimLinkErrorCode
-from .models import Claim, ClaimLink, FanContact, Wallet
+from .models import Claim, ClaimLink, ExpiryReminder, FanContact, Wallet
 
 CHANNEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 MEMBERSHIP_SOURCE = "claim"
@@ -69,10 +73,15 @@ def _join_pool(*, placement: Placement, fan: Fan, now) -> None:
     ).update(consent_withdrawn_at=None, consented_at=now)
 
 
-def keep_contact(*, fan: Fan, phone: str) -> None:
+def keep_contact(*, fan: Fan, phone: str, language: str = "en") -> None:
     """Keeps the fan's phone number (encrypted) for reminders: call only with the fan's consent."""
     FanContact.objects.update_or_create(
-        fan=fan, defaults={"phone_encrypted": encrypt_phone(phone), "consented_at": timezone.now()}
+        fan=fan,
+        defaults={
+            "phone_encrypted": encrypt_phone(phone),
+            "consented_at": timezone.now(),
+            "language": language,
+        },
     )
 
 
@@ -91,6 +100,7 @@ def claim_coupon(
     identity: FanIdentity,
     consent: bool,
     phone_for_reminders: str | None = None,
+    language: str = "en",
 ) -> ClaimResult:
     """Binds one coupon of the link's placement to the fan, exactly once per fan per placement.
 
@@ -106,7 +116,7 @@ def claim_coupon(
         with transaction.atomic():
             coupon, created = _bind(claim_link=claim_link, identity=identity)
             if phone_for_reminders:
-                keep_contact(fan=coupon.fan, phone=phone_for_reminders)
+                keep_contact(fan=coupon.fan, phone=phone_for_reminders, language=language)
     except IntegrityError:
         # The same fan claimed at the same moment and won: show that coupon.
         coupon = Coupon.objects.filter(
@@ -154,6 +164,61 @@ def _bind(*, claim_link: ClaimLink, identity: FanIdentity) -> tuple[Coupon, bool
     )
     Claim.objects.create(coupon=coupon, placement=placement, fan=fan, claim_link=link, channel=link.channel)
     return coupon, True
+
+
+# --- expiry reminders -------------------------------------------------------------------
+
+
+def send_expiry_reminders(*, now=None, days: int | None = None) -> int:
+    """Texts every fan whose coupon ends within ``days`` (settings.FANS_REMINDER_DAYS): once
+    per coupon, whatever the re-runs (a unique row per coupon, inserted with the send in one
+    transaction), and only to fans who let us keep their number and still consent to the
+    coupon's pool. Returns how many went out.
+    """
+    now = now or timezone.now()
+    days = settings.FANS_REMINDER_DAYS if days is None else days
+    due = (
+        Coupon.objects.filter(
+            status=Coupon.Status.ISSUED,
+            valid_until__gt=now,
+            valid_until__lte=now + dt.timedelta(days=days),
+            fan__contact__isnull=False,
+            fan__memberships__pool_id=F("placement__pool_id"),
+            fan__memberships__consent_withdrawn_at__isnull=True,
+        )
+        .exclude(pk__in=ExpiryReminder.objects.values("coupon_id"))
+        .values_list("pk", flat=True)
+        .order_by("pk")
+    )
+    sent = 0
+    for coupon_id in list(due[:5000]):
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "INSERT INTO fans_expiryreminder (coupon_id, sent_at) VALUES (%s, %s) "
+                    "ON CONFLICT (coupon_id) DO NOTHING RETURNING coupon_id",
+                    [coupon_id, now],
+                )
+                if cursor.fetchone() is None:
+                    continue  # another run took it
+            coupon = Coupon.objects.select_related("campaign", "fan__contact").get(pk=coupon_id)
+            contact = coupon.fan.contact
+            wallet = wallet_for(fan=coupon.fan)
+            with translation.override(contact.language):
+                body = gettext("Your coupon %(name)s expires on %(date)s. Open your wallet: %(url)s") % {
+                    "name": coupon.campaign.name,
+                    "date": coupon.valid_until.date().isoformat(),
+                    "url": settings.FANS_PUBLIC_URL.rstrip("/")
+                    + reverse("fans:wallet", kwargs={"token": wallet.token}),
+                }
+            send_text(
+                phone=decrypt_phone(contact.phone_encrypted),
+                recipient_key=coupon.fan.fan_key,
+                kind="expiry_reminder",
+                body=body,
+            )
+            sent += 1
+    return sent
 
 
 # --- the publisher's claim links -------------------------------------------------------

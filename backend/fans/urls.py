@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import posters, views
 
 app_name = "fans"
 
@@ -11,4 +11,7 @@ urlpatterns = [
     path("w/<str:token>/codes/<str:code>/qr.svg", views.coupon_qr, name="coupon-qr"),
     path("w/<str:token>/codes/<str:code>/barcode.svg", views.coupon_barcode, name="coupon-barcode"),
     path("wallet/", views.wallet_recover, name="wallet-recover"),
+    path(
+        "fans/claim-links/<int:link_id>/poster.<str:fmt>", posters.claim_link_poster, name="claim-link-poster"
+    ),
 ]

@@ -56,6 +56,7 @@ def claim_page(request: HttpRequest, token: str) -> HttpResponse:
                     identity=verified.identity,
                     consent=request.POST.get("consent") == "on",
                     phone_for_reminders=verified.phone if request.POST.get("reminders") == "on" else None,
+                    language=request.LANGUAGE_CODE,
                 )
                 return redirect(
                     reverse("fans:wallet", kwargs={"token": result.wallet.token}) + f"#c-{result.coupon.code}"

@@ -270,3 +270,41 @@ def test_rotating_the_phone_key_keeps_numbers_readable(settings):
     call_command("rotate_phone_keys")
     settings.FANS_PHONE_KEYS = settings.FANS_PHONE_KEYS[:1]  # the old key is gone
     assert decrypt_phone(FanContact.objects.get().phone_encrypted) == phone.phone
+
+
+def test_expiry_reminder_goes_out_once_only_with_consent_in_the_fans_language():
+    import datetime as dt
+
+    from backend.fans.tasks import send_expiry_reminders
+
+    link = link_of(valid_days_after_issue=2)
+    reminded = verified(new_phone())
+    services.claim_coupon(
+        claim_link=link,
+        identity=reminded.identity,
+        consent=True,
+        phone_for_reminders=reminded.phone,
+        language="zh-hans",
+    )
+    silent = verified(new_phone())  # no number kept: no reminder
+    services.claim_coupon(claim_link=link, identity=silent.identity, consent=True)
+    withdrawn = verified(new_phone())
+    result = services.claim_coupon(
+        claim_link=link, identity=withdrawn.identity, consent=True, phone_for_reminders=withdrawn.phone
+    )
+    PoolMembership.objects.filter(fan=result.coupon.fan).update(consent_withdrawn_at=timezone.now())
+    later = link_of(valid_days_after_issue=30)  # far from its end: not yet
+    services.claim_coupon(
+        claim_link=later,
+        identity=reminded.identity,
+        consent=True,
+        phone_for_reminders=reminded.phone,
+        language="zh-hans",
+    )
+
+    assert send_expiry_reminders.apply().get() == 1
+    assert send_expiry_reminders.apply().get() == 0  # once per coupon
+    message = KeptMessage.objects.get(kind="expiry_reminder")
+    assert message.recipient_key == reminded.identity.fan_key
+    assert "到期" in message.body and "/w/" in message.body
+    assert services.send_expiry_reminders(now=timezone.now() + dt.timedelta(days=28)) == 1  # the later one

@@ -1,0 +1,121 @@
+"""GraphQL for the publisher's fan operations: claim links (with their QR posters)."""
+
+from __future__ import annotations
+
+import graphene
+from django.urls import reverse
+from graphene import relay
+
+from backend.api import ids
+from backend.api.errors import ServiceError
+from backend.api.mutations import BaseMutation
+from backend.api.permissions import ADMIN, ANY_KEY, BRAND, require_key
+from backend.api.types import MerchantScopedType
+from backend.campaigns import selectors as campaign_selectors
+
+from . import selectors, services
+from .models import ClaimLink
+
+WRITE = (ADMIN, BRAND)
+
+
+class ClaimLinkType(MerchantScopedType):
+    """A link through which fans claim a placement's coupons; ``channel`` tags where it is posted."""
+
+    merchant_field = "placement__publisher"
+    placement_id = graphene.ID(required=True)
+    url = graphene.String(required=True, description="The claim page, absolute: post it or print the poster.")
+    poster_png_url = graphene.String(required=True, description="QR poster as PNG (same API key).")
+    poster_svg_url = graphene.String(required=True, description="QR poster as SVG (same API key).")
+    is_active = graphene.Boolean(required=True)
+    claim_count = graphene.Int(required=True, description="Coupons claimed through this link.")
+
+    class Meta:
+        model = ClaimLink
+        name = "ClaimLink"
+        fields = ("channel", "token", "created_at", "disabled_at")
+        interfaces = (relay.Node,)
+
+    def resolve_placement_id(root, info):
+        return ids.encode("Placement", root.placement_id)
+
+    def resolve_url(root, info):
+        return info.context.build_absolute_uri(reverse("fans:claim", kwargs={"token": root.token}))
+
+    def resolve_poster_png_url(root, info):
+        return reverse("fans:claim-link-poster", kwargs={"link_id": root.pk, "fmt": "png"})
+
+    def resolve_poster_svg_url(root, info):
+        return reverse("fans:claim-link-poster", kwargs={"link_id": root.pk, "fmt": "svg"})
+
+    def resolve_claim_count(root, info):
+        count = getattr(root, "claim_count", None)
+        return count if count is not None else root.claims.count()
+
+
+class Query(graphene.ObjectType):
+    claim_links = graphene.List(
+        graphene.NonNull(ClaimLinkType),
+        required=True,
+        placement_id=graphene.ID(required=True),
+        description="The placement's claim links: its publisher only (empty otherwise).",
+    )
+
+    def resolve_claim_links(root, info, placement_id):
+        caller = require_key(info, ANY_KEY)
+        return selectors.claim_links_for(
+            merchant=caller.merchant, placement_id=ids.decode("Placement", placement_id) or 0
+        )
+
+
+class ClaimLinkCreateInput(graphene.InputObjectType):
+    placement_id = graphene.ID(required=True)
+    channel = graphene.String(
+        required=True, description="Where it is posted, e.g. wechat-group, counter-poster."
+    )
+
+
+class ClaimLinkCreate(BaseMutation):
+    """The publisher creates a claim link for an accepted placement."""
+
+    claim_link = graphene.Field(ClaimLinkType)
+    roles = WRITE
+
+    class Arguments:
+        input = ClaimLinkCreateInput(required=True)
+
+    @classmethod
+    def perform(cls, caller, info, input):
+        placement = campaign_selectors.placement_for(
+            merchant=caller.merchant, placement_id=ids.decode("Placement", input.placement_id) or 0
+        )
+        if placement is None:
+            raise ServiceError.not_found("placement_id", "Placement")
+        link = services.claim_link_create(
+            merchant=caller.merchant, placement=placement, channel=input.channel
+        )
+        return {"claim_link": link}
+
+
+class ClaimLinkDisable(BaseMutation):
+    """The publisher stops a claim link; coupons already claimed stay valid."""
+
+    claim_link = graphene.Field(ClaimLinkType)
+    roles = WRITE
+
+    class Arguments:
+        id = graphene.ID(required=True)
+
+    @classmethod
+    def perform(cls, caller, info, id):
+        link = selectors.claim_link_for(
+            merchant=caller.merchant, claim_link_id=ids.decode("ClaimLink", id) or 0
+        )
+        if link is None:
+            raise ServiceError.not_found("id", "Claim link")
+        return {"claim_link": services.claim_link_disable(merchant=caller.merchant, claim_link=link)}
+
+
+class Mutation(graphene.ObjectType):
+    claim_link_create = ClaimLinkCreate.Field()
+    claim_link_disable = ClaimLinkDisable.Field()
