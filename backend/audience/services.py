@@ -28,6 +28,7 @@ FANS_PER_CALL_MAX = 1000
 SHARE_BPS_MAX = 10_000
 CATEGORY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
+EXTERNAL_REF_MAX = 100
 UNSET: Any = object()  # "not given", distinct from None ("clear it")
 
 
@@ -40,6 +41,7 @@ class FanEntry:
     platform: str | None = None
     consented_at: dt.datetime | None = None
     source: str | None = None
+    external_ref: str | None = None
 
 
 def _clean_categories(errors: ErrorCollector, categories: Sequence[str]) -> list[str]:
@@ -188,6 +190,11 @@ def pool_fans_add(*, pool: FanPool, fans: Sequence[FanEntry], default_source: st
         source = (entry.source or default_source).strip() or default_source
         if len(source) > SOURCE_MAX:
             errors.add(f"{prefix}source", CommonErrorCode.TOO_LONG, f"At most {SOURCE_MAX} characters.")
+        external_ref = (entry.external_ref or "").strip() or None
+        if external_ref is not None and len(external_ref) > EXTERNAL_REF_MAX:
+            errors.add(
+                f"{prefix}externalRef", CommonErrorCode.TOO_LONG, f"At most {EXTERNAL_REF_MAX} characters."
+            )
         if fan_identity is not None and consented_at is not None:
             candidates.append(
                 Candidate(
@@ -195,6 +202,7 @@ def pool_fans_add(*, pool: FanPool, fans: Sequence[FanEntry], default_source: st
                     kind=fan_identity.kind,
                     consented_at=consented_at,
                     source=source,
+                    external_ref=external_ref,
                 )
             )
     errors.raise_if_any()

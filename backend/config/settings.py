@@ -111,7 +111,9 @@ X_FRAME_OPTIONS = "DENY"
 
 # --- Fans and notifications -------------------------------------------------
 # The backend that sends text messages (one-time codes, reminders): see backend.notifications.
-NOTIFICATIONS_BACKEND = env.str("NOTIFICATIONS_BACKEND", default="backend.notifications.backends.KeepingBackend")
+NOTIFICATIONS_BACKEND = env.str(
+    "NOTIFICATIONS_BACKEND", default="backend.notifications.backends.KeepingBackend"
+)
 # Fernet keys for the phone numbers kept for reminders: the first encrypts, all decrypt
 # (rotation: put a new key first, run `manage.py rotate_phone_keys`, drop the old one).
 # Without the variable, one key is derived from SECRET_KEY.

@@ -14,6 +14,14 @@ class ClaimErrorCode(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"  # too many codes or claims from this phone or address
 
 
+class PublishErrorCode(StrEnum):
+    ONE_RECIPIENT = "ONE_RECIPIENT"  # exactly one of externalRef or phone
+    ONLY_PUBLISHER = "ONLY_PUBLISHER"
+    PLACEMENT_NOT_ACCEPTED = "PLACEMENT_NOT_ACCEPTED"
+    FAN_NOT_IN_POOL = "FAN_NOT_IN_POOL"
+    QUOTA_EXHAUSTED = "QUOTA_EXHAUSTED"
+
+
 class ClaimLinkErrorCode(StrEnum):
     ONLY_PUBLISHER = "ONLY_PUBLISHER"
     PLACEMENT_NOT_ACCEPTED = "PLACEMENT_NOT_ACCEPTED"

@@ -12,6 +12,7 @@ from backend.api.mutations import BaseMutation
 from backend.api.permissions import ADMIN, ANY_KEY, BRAND, require_key
 from backend.api.types import MerchantScopedType
 from backend.campaigns import selectors as campaign_selectors
+from backend.coupons.delivery import delivery_url
 
 from . import selectors, services
 from .models import ClaimLink
@@ -116,6 +117,57 @@ class ClaimLinkDisable(BaseMutation):
         return {"claim_link": services.claim_link_disable(merchant=caller.merchant, claim_link=link)}
 
 
+class PublishedCoupon(graphene.ObjectType):
+    """One coupon published to one of the publisher's customers."""
+
+    code = graphene.String(required=True)
+    link = graphene.String(
+        required=True, description="The coupon's delivery link: send it through your channels."
+    )
+    valid_until = graphene.DateTime()
+    created = graphene.Boolean(required=True, description="False when the customer already held this coupon.")
+
+
+class CouponPublishInput(graphene.InputObjectType):
+    placement_id = graphene.ID(required=True)
+    external_ref = graphene.String(
+        description="Your CRM id of the customer (as given to poolFansAdd or the CSV)."
+    )
+    phone = graphene.String(description="Or the customer's phone number, with its country code.")
+
+
+class CouponPublish(BaseMutation):
+    """The publisher's CRM or mini-program publishes one coupon to one consenting customer.
+
+    Idempotent by customer: calling again returns the same code and link.
+    """
+
+    coupon = graphene.Field(PublishedCoupon)
+    roles = WRITE
+
+    class Arguments:
+        input = CouponPublishInput(required=True)
+
+    @classmethod
+    def perform(cls, caller, info, input):
+        placement = campaign_selectors.placement_for(
+            merchant=caller.merchant, placement_id=ids.decode("Placement", input.placement_id) or 0
+        )
+        if placement is None:
+            raise ServiceError.not_found("placement_id", "Placement")
+        coupon, created = services.coupon_publish(
+            merchant=caller.merchant,
+            placement=placement,
+            external_ref=input.get("external_ref"),
+            phone=input.get("phone"),
+        )
+        published = PublishedCoupon(
+            code=coupon.code, link=delivery_url(coupon.pk), valid_until=coupon.valid_until, created=created
+        )
+        return {"coupon": published}
+
+
 class Mutation(graphene.ObjectType):
+    coupon_publish = CouponPublish.Field()
     claim_link_create = ClaimLinkCreate.Field()
     claim_link_disable = ClaimLinkDisable.Field()

@@ -8,6 +8,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from backend.campaigns.models import Campaign, Placement
+from backend.coupons.delivery import coupon_id_of
 from backend.coupons.models import Coupon
 from backend.merchants.models import Merchant, Store
 
@@ -75,6 +76,13 @@ def wallet_coupons(wallet: Wallet) -> list[Coupon]:
         .select_related("campaign__merchant", "placement__publisher")
         .order_by("-issued_at", "-id")
     )
+
+
+def delivered_coupon(token: str) -> Coupon | None:
+    coupon_id = coupon_id_of(token)
+    if coupon_id is None:
+        return None
+    return Coupon.objects.select_related("campaign__merchant").filter(pk=coupon_id).first()
 
 
 def wallet_coupon(wallet: Wallet, code: str) -> Coupon | None:

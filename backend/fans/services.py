@@ -15,7 +15,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from backend.api.errors import ServiceError
-from backend.audience.identity import FanIdentity
+from backend.audience.identity import FanIdentity, InvalidIdentity, phone_identity
 from backend.audience.models import Fan, PoolMembership
 from backend.campaigns.models import Campaign, Placement
 from backend.coupons import codes
@@ -25,7 +25,7 @@ from backend.merchants.models import Merchant
 from backend.notifications.services import send_text
 
 from .contact import decrypt_phone, encrypt_phone
-from .errors import ClaimErrorCode, ClaimLinkErrorCode
+from .errors import ClaimErrorCode, ClaimLinkErrorCode, PublishErrorCode
 from .models import Claim, ClaimLink, ExpiryReminder, FanContact, Wallet
 
 CHANNEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -141,6 +141,14 @@ def _bind(*, claim_link: ClaimLink, identity: FanIdentity) -> tuple[Coupon, bool
         raise _unavailable()
     fan = ensure_fan(identity)
     _join_pool(placement=placement, fan=fan, now=now)
+    return _bind_coupon(placement=placement, fan=fan, claim_link=link, channel=link.channel, now=now)
+
+
+def _bind_coupon(
+    *, placement: Placement, fan: Fan, claim_link: ClaimLink | None, channel: str, now
+) -> tuple[Coupon, bool]:
+    """The fan's coupon of the placement: the one it holds, or a new one from the quota."""
+    campaign = placement.campaign
     existing = Coupon.objects.filter(placement=placement, fan=fan, ordinal=1).first()
     if existing is not None:
         return existing, False
@@ -162,8 +170,71 @@ def _bind(*, claim_link: ClaimLink, identity: FanIdentity) -> tuple[Coupon, bool
         valid_from=valid_from,
         valid_until=valid_until,
     )
-    Claim.objects.create(coupon=coupon, placement=placement, fan=fan, claim_link=link, channel=link.channel)
+    Claim.objects.create(coupon=coupon, placement=placement, fan=fan, claim_link=claim_link, channel=channel)
     return coupon, True
+
+
+# --- the publisher's CRM publishes one coupon to one customer ------------------------------
+
+PUBLISH_CHANNEL = "crm"
+
+
+def coupon_publish(
+    *, merchant: Merchant, placement: Placement, external_ref: str | None = None, phone: str | None = None
+) -> tuple[Coupon, bool]:
+    """Publishes one coupon of an accepted placement to one consenting member of its pool,
+    named by the publisher's ``external_ref`` or by phone. Idempotent: the same fan gets the
+    same coupon again (``False`` then), and the quota is taken once.
+    """
+    external_ref = (external_ref or "").strip() or None
+    phone = (phone or "").strip() or None
+    if (external_ref is None) == (phone is None):
+        raise ServiceError.single(
+            PublishErrorCode.ONE_RECIPIENT, "Give an externalRef or a phone number, not both.", "external_ref"
+        )
+    if placement.publisher_id != merchant.pk:
+        raise ServiceError.single(
+            PublishErrorCode.ONLY_PUBLISHER, "Only the publisher publishes coupons.", "placement_id"
+        )
+    memberships = PoolMembership.objects.filter(pool_id=placement.pool_id, consent_withdrawn_at__isnull=True)
+    if external_ref is not None:
+        membership = memberships.filter(external_ref=external_ref).first()
+        field = "external_ref"
+    else:
+        try:
+            fan_key = phone_identity(phone).fan_key
+        except InvalidIdentity as exc:
+            raise ServiceError.single(exc.code, str(exc), "phone") from exc
+        membership = memberships.filter(fan__fan_key=fan_key).first()
+        field = "phone"
+    if membership is None:
+        raise ServiceError.single(
+            PublishErrorCode.FAN_NOT_IN_POOL,
+            "No consenting member of the placement's pool is named so.",
+            field,
+        )
+    try:
+        with transaction.atomic():
+            placement = Placement.objects.select_related("campaign").get(pk=placement.pk)
+            if (
+                placement.status != Placement.Status.ACCEPTED
+                or placement.campaign.status != Campaign.Status.ACTIVE
+            ):
+                raise ServiceError.single(
+                    PublishErrorCode.PLACEMENT_NOT_ACCEPTED, "The placement is not running.", "placement_id"
+                )
+            return _bind_coupon(
+                placement=placement,
+                fan=membership.fan,
+                claim_link=None,
+                channel=PUBLISH_CHANNEL,
+                now=timezone.now(),
+            )
+    except IntegrityError:
+        coupon = Coupon.objects.filter(placement_id=placement.pk, fan_id=membership.fan_id, ordinal=1).first()
+        if coupon is None:
+            raise
+        return coupon, False
 
 
 # --- expiry reminders -------------------------------------------------------------------

@@ -71,8 +71,42 @@ def wallet_page(request: HttpRequest, token: str) -> HttpResponse:
     wallet = selectors.wallet_by_token(token)
     if wallet is None:
         return render(request, "fans/wallet_gone.html", status=404)
-    coupons = selectors.wallet_coupons(wallet)
-    return render(request, "fans/wallet.html", {"wallet": wallet, "coupons": coupons})
+    cards = [
+        {
+            "coupon": coupon,
+            "qr_url": reverse("fans:coupon-qr", kwargs={"token": token, "code": coupon.code}),
+            "barcode_url": reverse("fans:coupon-barcode", kwargs={"token": token, "code": coupon.code}),
+        }
+        for coupon in selectors.wallet_coupons(wallet)
+    ]
+    return render(request, "fans/wallet.html", {"wallet": wallet, "cards": cards})
+
+
+def coupon_delivery(request: HttpRequest, token: str) -> HttpResponse:
+    """The page a delivery link opens: one pre-issued coupon, as in the wallet."""
+    coupon = selectors.delivered_coupon(token)
+    if coupon is None:
+        raise Http404
+    card = {
+        "coupon": coupon,
+        "qr_url": reverse("fans:delivery-qr", kwargs={"token": token}),
+        "barcode_url": reverse("fans:delivery-barcode", kwargs={"token": token}),
+    }
+    return render(request, "fans/coupon.html", {"card": card})
+
+
+def delivery_qr(request: HttpRequest, token: str) -> HttpResponse:
+    coupon = selectors.delivered_coupon(token)
+    if coupon is None:
+        raise Http404
+    return _qr_svg(coupon.code)
+
+
+def delivery_barcode(request: HttpRequest, token: str) -> HttpResponse:
+    coupon = selectors.delivered_coupon(token)
+    if coupon is None:
+        raise Http404
+    return _barcode_svg(coupon.code)
 
 
 @require_POST
@@ -116,6 +150,10 @@ def coupon_qr(request: HttpRequest, token: str, code: str) -> HttpResponse:
     wallet = selectors.wallet_by_token(token)
     if wallet is None or selectors.wallet_coupon(wallet, code) is None:
         raise Http404
+    return _qr_svg(code)
+
+
+def _qr_svg(code: str) -> HttpResponse:
     image = qrcode.make(code, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
     buffer = io.BytesIO()
     image.save(buffer)
@@ -126,6 +164,10 @@ def coupon_barcode(request: HttpRequest, token: str, code: str) -> HttpResponse:
     wallet = selectors.wallet_by_token(token)
     if wallet is None or selectors.wallet_coupon(wallet, code) is None:
         raise Http404
+    return _barcode_svg(code)
+
+
+def _barcode_svg(code: str) -> HttpResponse:
     buffer = io.BytesIO()
     Code128(code, writer=SVGWriter()).write(buffer, options={"write_text": False, "module_height": 12})
     return _svg(buffer.getvalue())
