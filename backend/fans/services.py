@@ -46,9 +46,15 @@ def _unavailable() -> ServiceError:
 
 
 def ensure_fan(identity: FanIdentity) -> Fan:
-    """The fan of ``identity``, created if new (safe under concurrency: ON CONFLICT DO NOTHING)."""
-    Fan.objects.bulk_create([Fan(fan_key=identity.fan_key, kind=identity.kind)], ignore_conflicts=True)
-    return Fan.objects.get(fan_key=identity.fan_key)
+    """The fan of ``identity``, created if new: one upsert, safe under concurrency."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO audience_fan (fan_key, kind, created_at) VALUES (%s, %s, now()) "
+            "ON CONFLICT (fan_key) DO UPDATE SET kind = audience_fan.kind RETURNING id",
+            [identity.fan_key, str(identity.kind)],
+        )
+        (fan_id,) = cursor.fetchone()
+    return Fan(pk=fan_id, fan_key=identity.fan_key, kind=identity.kind)
 
 
 def wallet_for(*, fan: Fan) -> Wallet:
@@ -63,14 +69,16 @@ def wallet_revoke(*, wallet: Wallet) -> None:
 
 
 def _join_pool(*, placement: Placement, fan: Fan, now) -> None:
-    PoolMembership.objects.bulk_create(
-        [PoolMembership(pool_id=placement.pool_id, fan=fan, consented_at=now, source=MEMBERSHIP_SOURCE)],
-        ignore_conflicts=True,
-    )
-    # Claiming with consent renews a consent withdrawn earlier.
-    PoolMembership.objects.filter(
-        pool_id=placement.pool_id, fan=fan, consent_withdrawn_at__isnull=False
-    ).update(consent_withdrawn_at=None, consented_at=now)
+    """The fan joins the placement's pool (source ``claim``); claiming with consent renews a
+    consent withdrawn earlier. One upsert."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO audience_poolmembership (pool_id, fan_id, consented_at, source, created_at) "
+            "VALUES (%s, %s, %s, %s, now()) ON CONFLICT (pool_id, fan_id) DO UPDATE "
+            "SET consented_at = EXCLUDED.consented_at, consent_withdrawn_at = NULL "
+            "WHERE audience_poolmembership.consent_withdrawn_at IS NOT NULL",
+            [placement.pool_id, fan.pk, now, MEMBERSHIP_SOURCE],
+        )
 
 
 def keep_contact(*, fan: Fan, phone: str, language: str = "en") -> None:
@@ -117,6 +125,7 @@ def claim_coupon(
             coupon, created = _bind(claim_link=claim_link, identity=identity)
             if phone_for_reminders:
                 keep_contact(fan=coupon.fan, phone=phone_for_reminders, language=language)
+            wallet = wallet_for(fan=coupon.fan)
     except IntegrityError:
         # The same fan claimed at the same moment and won: show that coupon.
         coupon = Coupon.objects.filter(
@@ -125,12 +134,13 @@ def claim_coupon(
         if coupon is None:
             raise
         created = False
-    return ClaimResult(coupon=coupon, wallet=wallet_for(fan=coupon.fan), created=created)
+        wallet = wallet_for(fan=coupon.fan)
+    return ClaimResult(coupon=coupon, wallet=wallet, created=created)
 
 
 def _bind(*, claim_link: ClaimLink, identity: FanIdentity) -> tuple[Coupon, bool]:
     now = timezone.now()
-    link = ClaimLink.objects.select_related("placement__campaign").get(pk=claim_link.pk)
+    link = claim_link  # loaded with its placement and campaign by the caller's selector
     placement, campaign = link.placement, link.placement.campaign
     if (
         not link.is_active

@@ -36,8 +36,7 @@ def claim_page(request: HttpRequest, token: str) -> HttpResponse:
     link = selectors.claim_link_by_token(token)
     if link is None:
         raise Http404
-    offer = selectors.offer_of(link)
-    context = {"offer": offer, "link": link, "step": "phone", "phone": "", "errors": {}}
+    context = {"link": link, "step": "phone", "phone": "", "errors": {}}
     status = 200
     if request.method == "POST":
         phone = request.POST.get("phone", "")
@@ -64,6 +63,7 @@ def claim_page(request: HttpRequest, token: str) -> HttpResponse:
         except ServiceError as exc:
             context["errors"] = _errors(exc)
             status = 400
+    context["offer"] = selectors.offer_of(link)  # only when the page is shown (not on a claim)
     return render(request, "fans/claim.html", context, status=status)
 
 
