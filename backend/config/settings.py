@@ -201,6 +201,7 @@ EXPORT_LINK_TTL_SECONDS = env.int("EXPORT_LINK_TTL_SECONDS", default=3600)
 DEMO_SEED_HOOKS: list[str] = [
     "backend.audience.demo.seed",  # first: campaigns' demo places into the pool it seeds
     "backend.campaigns.demo.seed",
+    "backend.fans.demo.seed",  # a claim link for the demo placement
 ]
 # Modules imported by the outbox app at start-up to register extra handlers (tests only).
 OUTBOX_EXTRA_HANDLER_MODULES = env.list("OUTBOX_EXTRA_HANDLER_MODULES", default=[])
