@@ -12,6 +12,7 @@ class ClaimErrorCode(StrEnum):
     CODE_LOCKED = "CODE_LOCKED"  # too many wrong attempts: ask for a new code
     RESEND_TOO_SOON = "RESEND_TOO_SOON"
     RATE_LIMITED = "RATE_LIMITED"  # too many codes or claims from this phone or address
+    OWN_SHARE = "OWN_SHARE"  # a sharer cannot claim through its own share link
 
 
 class PublishErrorCode(StrEnum):

@@ -26,6 +26,30 @@ class ClaimLink(models.Model):
         return self.disabled_at is None
 
 
+class ShareLink(models.Model):
+    """A fan's personal link to share a placement's offer with friends (分销).
+
+    ``parent`` is who shared it with the sharer, if anyone: a claim records a chain of at
+    most two sharers.
+    """
+
+    fan = models.ForeignKey("audience.Fan", on_delete=models.PROTECT, related_name="share_links")
+    placement = models.ForeignKey("campaigns.Placement", on_delete=models.PROTECT, related_name="share_links")
+    parent = models.ForeignKey(
+        "audience.Fan", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    token = models.CharField(max_length=32, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    channel = "share"
+    is_active = True
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["fan", "placement"], name="sharelink_once_per_fan_placement")
+        ]
+
+
 class Claim(models.Model):
     """How a coupon reached its fan on demand: through which link and channel.
 
@@ -40,6 +64,13 @@ class Claim(models.Model):
         ClaimLink, on_delete=models.PROTECT, null=True, blank=True, related_name="claims"
     )
     channel = models.CharField(max_length=40)
+    # Who shared it: the sharer, and who shared it with the sharer (a chain of at most two).
+    sharer = models.ForeignKey(
+        "audience.Fan", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    sharer_parent = models.ForeignKey(
+        "audience.Fan", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

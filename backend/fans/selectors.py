@@ -12,7 +12,7 @@ from backend.coupons.delivery import coupon_id_of
 from backend.coupons.models import Coupon
 from backend.merchants.models import Merchant, Store
 
-from .models import ClaimLink, Wallet
+from .models import ClaimLink, ShareLink, Wallet
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,16 @@ class Offer:
 def claim_link_by_token(token: str) -> ClaimLink | None:
     return (
         ClaimLink.objects.select_related(
+            "placement__campaign__merchant", "placement__publisher", "placement__issuer"
+        )
+        .filter(token=token)
+        .first()
+    )
+
+
+def share_link_by_token(token: str) -> ShareLink | None:
+    return (
+        ShareLink.objects.select_related(
             "placement__campaign__merchant", "placement__publisher", "placement__issuer"
         )
         .filter(token=token)

@@ -26,7 +26,7 @@ from backend.notifications.services import send_text
 
 from .contact import decrypt_phone, encrypt_phone
 from .errors import ClaimErrorCode, ClaimLinkErrorCode, PublishErrorCode
-from .models import Claim, ClaimLink, ExpiryReminder, FanContact, Wallet
+from .models import Claim, ClaimLink, ExpiryReminder, FanContact, ShareLink, Wallet
 
 CHANNEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 MEMBERSHIP_SOURCE = "claim"
@@ -61,6 +61,27 @@ def wallet_for(*, fan: Fan) -> Wallet:
     """The fan's active wallet, created if it has none (one active per fan, by constraint)."""
     Wallet.objects.bulk_create([Wallet(fan=fan, token=secrets.token_urlsafe(32))], ignore_conflicts=True)
     return Wallet.objects.get(fan=fan, revoked_at__isnull=True)
+
+
+def share_link_for(*, wallet: Wallet, coupon: Coupon) -> ShareLink:
+    """The wallet's fan's share link for the coupon's offer (one per fan and placement)."""
+    if coupon.fan_id != wallet.fan_id:
+        raise ServiceError.single(
+            ClaimErrorCode.LINK_UNAVAILABLE, gettext("This offer is no longer available."), None
+        )
+    parent = Claim.objects.filter(coupon=coupon).values_list("sharer_id", flat=True).first()
+    ShareLink.objects.bulk_create(
+        [
+            ShareLink(
+                fan_id=wallet.fan_id,
+                placement_id=coupon.placement_id,
+                parent_id=parent,
+                token=secrets.token_urlsafe(12),
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    return ShareLink.objects.get(fan_id=wallet.fan_id, placement_id=coupon.placement_id)
 
 
 def wallet_revoke(*, wallet: Wallet) -> None:
@@ -140,7 +161,7 @@ def claim_coupon(
 
 def _bind(*, claim_link: ClaimLink, identity: FanIdentity) -> tuple[Coupon, bool]:
     now = timezone.now()
-    link = claim_link  # loaded with its placement and campaign by the caller's selector
+    link = claim_link  # a ClaimLink or a ShareLink, loaded with its placement and campaign
     placement, campaign = link.placement, link.placement.campaign
     if (
         not link.is_active
@@ -150,12 +171,24 @@ def _bind(*, claim_link: ClaimLink, identity: FanIdentity) -> tuple[Coupon, bool
     ):
         raise _unavailable()
     fan = ensure_fan(identity)
+    share = link if isinstance(link, ShareLink) else None
+    if share is not None and share.fan_id == fan.pk:
+        raise ServiceError.single(
+            ClaimErrorCode.OWN_SHARE, gettext("This is your own share link: send it to a friend."), None
+        )
     _join_pool(placement=placement, fan=fan, now=now)
-    return _bind_coupon(placement=placement, fan=fan, claim_link=link, channel=link.channel, now=now)
+    return _bind_coupon(
+        placement=placement,
+        fan=fan,
+        claim_link=None if share else link,
+        channel=link.channel,
+        now=now,
+        share=share,
+    )
 
 
 def _bind_coupon(
-    *, placement: Placement, fan: Fan, claim_link: ClaimLink | None, channel: str, now
+    *, placement: Placement, fan: Fan, claim_link: ClaimLink | None, channel: str, now, share=None
 ) -> tuple[Coupon, bool]:
     """The fan's coupon of the placement: the one it holds, or a new one from the quota."""
     campaign = placement.campaign
@@ -180,7 +213,15 @@ def _bind_coupon(
         valid_from=valid_from,
         valid_until=valid_until,
     )
-    Claim.objects.create(coupon=coupon, placement=placement, fan=fan, claim_link=claim_link, channel=channel)
+    Claim.objects.create(
+        coupon=coupon,
+        placement=placement,
+        fan=fan,
+        claim_link=claim_link,
+        channel=channel,
+        sharer_id=share.fan_id if share else None,
+        sharer_parent_id=share.parent_id if share else None,
+    )
     return coupon, True
 
 

@@ -36,6 +36,37 @@ def claim_page(request: HttpRequest, token: str) -> HttpResponse:
     link = selectors.claim_link_by_token(token)
     if link is None:
         raise Http404
+    return _claim(request, link)
+
+
+@require_http_methods(["GET", "POST"])
+def share_page(request: HttpRequest, token: str) -> HttpResponse:
+    """A friend's share link: the same claim page; the claim records who shared it."""
+    link = selectors.share_link_by_token(token)
+    if link is None:
+        raise Http404
+    return _claim(request, link)
+
+
+@require_POST
+def share_create(request: HttpRequest, token: str, code: str) -> HttpResponse:
+    wallet = selectors.wallet_by_token(token)
+    coupon = selectors.wallet_coupon(wallet, code) if wallet is not None else None
+    if coupon is None:
+        raise Http404
+    share = services.share_link_for(wallet=wallet, coupon=coupon)
+    return render(
+        request,
+        "fans/share.html",
+        {
+            "share_url": request.build_absolute_uri(reverse("fans:share", kwargs={"token": share.token})),
+            "coupon": coupon,
+            "wallet": wallet,
+        },
+    )
+
+
+def _claim(request: HttpRequest, link) -> HttpResponse:
     context = {"link": link, "step": "phone", "phone": "", "errors": {}}
     status = 200
     if request.method == "POST":
@@ -76,6 +107,7 @@ def wallet_page(request: HttpRequest, token: str) -> HttpResponse:
             "coupon": coupon,
             "qr_url": reverse("fans:coupon-qr", kwargs={"token": token, "code": coupon.code}),
             "barcode_url": reverse("fans:coupon-barcode", kwargs={"token": token, "code": coupon.code}),
+            "share_url": reverse("fans:share-create", kwargs={"token": token, "code": coupon.code}),
         }
         for coupon in selectors.wallet_coupons(wallet)
     ]

@@ -148,3 +148,52 @@ def test_wrong_code_and_exhausted_quota_are_clear_pages(live_server, page):
     page.goto(f"{live_server.url}/c/{link.token}/")
     assert page.get_by_text("None left").is_visible()
     assert page.get_by_role("button", name="Send code").is_disabled()
+
+
+def test_a_friend_claims_through_the_fans_share_link_and_the_claim_records_the_sharer(
+    live_server, page, new_context
+):
+    from backend.fans.models import Claim
+
+    link, _ = offer()
+    claim_in_browser(page, live_server, link, new_phone())
+    page.get_by_role("button", name="Share with friends").click()
+    share_url = page.get_by_label("Your share link").input_value()
+    assert "/s/" in share_url
+    save_product_screenshot(page, "share-en")
+
+    friend = new_context(locale="zh-CN").new_page()
+    friend.goto(share_url)
+    friend_phone = new_phone()
+    friend.get_by_label(re.compile("手机号")).fill(friend_phone)
+    friend.get_by_role("button", name="获取验证码").click()
+    friend.get_by_label("验证码").fill(last_code_sent_to(friend_phone))
+    friend.get_by_label(re.compile("会员")).check()
+    friend.get_by_role("button", name="立即领取", exact=True).click()
+    friend.wait_for_url(re.compile(r"/w/"))
+    assert friend.get_by_role("heading", name="我的卡包").is_visible()
+
+    sharer_claim, friend_claim = Claim.objects.order_by("id")
+    assert friend_claim.channel == "share" and friend_claim.sharer_id == sharer_claim.fan_id
+    assert friend_claim.sharer_parent_id is None
+
+
+def test_a_sharer_cannot_claim_through_its_own_share_link(live_server, page):
+    link, _ = offer()
+    phone = new_phone()
+    claim_in_browser(page, live_server, link, phone)
+    page.get_by_role("button", name="Share with friends").click()
+    share_url = page.get_by_label("Your share link").input_value()
+
+    from django.core.cache import cache
+
+    from backend.audience.identity import phone_identity
+
+    cache.delete(f"otp:resend:{phone_identity(phone).fan_key}")
+    page.goto(share_url)
+    page.get_by_label("Phone number").fill(phone)
+    page.get_by_role("button", name="Send code").click()
+    page.get_by_label("One-time code").fill(last_code_sent_to(phone))
+    page.get_by_label(re.compile("fan club")).check()
+    page.get_by_role("button", name="Claim", exact=True).click()
+    assert page.get_by_role("alert").get_attribute("data-code") == "OWN_SHARE"

@@ -308,3 +308,42 @@ def test_expiry_reminder_goes_out_once_only_with_consent_in_the_fans_language():
     assert message.recipient_key == reminded.identity.fan_key
     assert "到期" in message.body and "/w/" in message.body
     assert services.send_expiry_reminders(now=timezone.now() + dt.timedelta(days=28)) == 1  # the later one
+
+
+def test_a_share_chain_records_at_most_two_sharers():
+    from backend.fans.models import Wallet
+
+    link = link_of()
+    first = services.claim_coupon(claim_link=link, identity=phone_identity(new_phone()), consent=True)
+    share_a = services.share_link_for(wallet=first.wallet, coupon=first.coupon)
+    second = services.claim_coupon(claim_link=share_a, identity=phone_identity(new_phone()), consent=True)
+    share_b = services.share_link_for(wallet=second.wallet, coupon=second.coupon)
+    third = services.claim_coupon(claim_link=share_b, identity=phone_identity(new_phone()), consent=True)
+    share_c = services.share_link_for(wallet=third.wallet, coupon=third.coupon)
+    fourth = services.claim_coupon(claim_link=share_c, identity=phone_identity(new_phone()), consent=True)
+
+    a, b, c = first.coupon.fan_id, second.coupon.fan_id, third.coupon.fan_id
+    assert (
+        Claim.objects.get(coupon=second.coupon).sharer_id,
+        Claim.objects.get(coupon=second.coupon).sharer_parent_id,
+    ) == (a, None)
+    assert (
+        Claim.objects.get(coupon=third.coupon).sharer_id,
+        Claim.objects.get(coupon=third.coupon).sharer_parent_id,
+    ) == (b, a)
+    assert (
+        Claim.objects.get(coupon=fourth.coupon).sharer_id,
+        Claim.objects.get(coupon=fourth.coupon).sharer_parent_id,
+    ) == (c, b)
+    assert services.share_link_for(wallet=first.wallet, coupon=first.coupon).pk == share_a.pk
+    with pytest.raises(ServiceError) as exc_info:
+        services.claim_coupon(claim_link=share_a, identity=phone_identity_of(first), consent=True)
+    assert error_code(exc_info) == "OWN_SHARE"
+    assert Wallet.objects.count() == 4
+
+
+def phone_identity_of(result):
+    from backend.audience.identity import FanIdentity
+
+    fan = result.coupon.fan
+    return FanIdentity(fan_key=fan.fan_key, kind=fan.kind)
