@@ -54,13 +54,63 @@ class ClaimLinkType(MerchantScopedType):
         return count if count is not None else root.claims.count()
 
 
+ClaimDimension = graphene.Enum("ClaimDimension", [("CHANNEL", "CHANNEL"), ("SHARER", "SHARER")])
+
+
+class ClaimFunnelRow(graphene.ObjectType):
+    key = graphene.String(required=True, description="The channel, or the sharer's fan id.")
+    claimed = graphene.Int(required=True)
+    redeemed = graphene.Int(required=True)
+
+
+class ClaimFunnel(graphene.ObjectType):
+    """issued -> claimed -> shared -> redeemed for one placement, with rows by the dimension."""
+
+    issued = graphene.Int(required=True)
+    claimed = graphene.Int(required=True)
+    shared = graphene.Int(required=True, description="Fans who made a share link.")
+    redeemed = graphene.Int(required=True)
+    rows = graphene.List(graphene.NonNull(ClaimFunnelRow), required=True)
+
+
 class Query(graphene.ObjectType):
+    claim_funnel = graphene.Field(
+        ClaimFunnel,
+        placement_id=graphene.ID(required=True),
+        dimension=ClaimDimension(required=True),
+        description="The placement's claim funnel by CHANNEL or SHARER: its issuer and publisher only.",
+    )
     claim_links = graphene.List(
         graphene.NonNull(ClaimLinkType),
         required=True,
         placement_id=graphene.ID(required=True),
         description="The placement's claim links: its publisher only (empty otherwise).",
     )
+
+    def resolve_claim_funnel(root, info, placement_id, dimension):
+        caller = require_key(info, ANY_KEY)
+        funnel = selectors.claim_funnel_for(
+            merchant=caller.merchant,
+            placement_id=ids.decode("Placement", placement_id) or 0,
+            dimension=getattr(dimension, "value", dimension),
+        )
+        if funnel is None:
+            return None
+        rows = [
+            ClaimFunnelRow(
+                key=ids.encode("Fan", int(row.key[4:])) if row.key.startswith("fan:") else row.key,
+                claimed=row.claimed,
+                redeemed=row.redeemed,
+            )
+            for row in funnel.rows
+        ]
+        return ClaimFunnel(
+            issued=funnel.issued,
+            claimed=funnel.claimed,
+            shared=funnel.shared,
+            redeemed=funnel.redeemed,
+            rows=rows,
+        )
 
     def resolve_claim_links(root, info, placement_id):
         caller = require_key(info, ANY_KEY)

@@ -12,7 +12,7 @@ from backend.coupons.delivery import coupon_id_of
 from backend.coupons.models import Coupon
 from backend.merchants.models import Merchant, Store
 
-from .models import ClaimLink, ShareLink, Wallet
+from .models import Claim, ClaimLink, ShareLink, Wallet
 
 
 @dataclass(frozen=True)
@@ -114,4 +114,52 @@ def claim_link_for(*, merchant: Merchant, claim_link_id: int) -> ClaimLink | Non
         ClaimLink.objects.filter(Q(placement__publisher=merchant), pk=claim_link_id)
         .select_related("placement__campaign__merchant")
         .first()
+    )
+
+
+@dataclass(frozen=True)
+class FunnelRow:
+    key: str  # the channel, or the sharer's global fan id
+    claimed: int
+    redeemed: int
+
+
+@dataclass(frozen=True)
+class Funnel:
+    issued: int  # coupons bound to fans (bulk, published, claimed)
+    claimed: int  # of which claimed on demand (links, shares)
+    shared: int  # fans who made a share link
+    redeemed: int
+    rows: list[FunnelRow]
+
+
+def claim_funnel_for(*, merchant: Merchant, placement_id: int, dimension: str) -> Funnel | None:
+    """The placement's funnel issued -> claimed -> shared -> redeemed, split by CHANNEL or
+    SHARER: for its issuer and its publisher only (None otherwise)."""
+    placement = Placement.objects.filter(Q(issuer=merchant) | Q(publisher=merchant), pk=placement_id).first()
+    if placement is None:
+        return None
+    claims = Claim.objects.filter(placement_id=placement_id)
+    field = "channel" if dimension == "CHANNEL" else "sharer_id"
+    if dimension == "SHARER":
+        claims = claims.filter(sharer_id__isnull=False)
+    grouped = (
+        claims.values(field)
+        .annotate(claimed=Count("id"), redeemed=Count("id", filter=Q(coupon__status=Coupon.Status.REDEEMED)))
+        .order_by("-claimed", field)
+    )
+    rows = [
+        FunnelRow(
+            key=str(row[field]) if dimension == "CHANNEL" else f"fan:{row[field]}",
+            claimed=row["claimed"],
+            redeemed=row["redeemed"],
+        )
+        for row in grouped
+    ]
+    return Funnel(
+        issued=Coupon.objects.filter(placement_id=placement_id).count(),
+        claimed=Claim.objects.filter(placement_id=placement_id).count(),
+        shared=ShareLink.objects.filter(placement_id=placement_id).count(),
+        redeemed=Coupon.objects.filter(placement_id=placement_id, status=Coupon.Status.REDEEMED).count(),
+        rows=rows,
     )

@@ -84,3 +84,48 @@ def test_posters_are_a_png_and_an_svg_holding_the_offer(api, operation, client, 
     assert svg.status_code == 200 and svg["Content-Type"] == "image/svg+xml"
     body = svg.content.decode()
     assert "5 off any dessert" in body and "#wechat-group" in body and "<path d=" in body
+
+
+def test_claim_funnel_by_channel_and_sharer_for_issuer_and_publisher_only(api, operation, placement):
+    from backend.audience.identity import phone_identity
+    from backend.coupons.models import Coupon
+    from backend.fans import services
+    from tests.factories import ClaimLinkFactory, new_phone
+
+    group = ClaimLinkFactory(placement=placement, channel="wechat-group")
+    poster = ClaimLinkFactory(placement=placement, channel="counter-poster")
+    sharer = services.claim_coupon(claim_link=group, identity=phone_identity(new_phone()), consent=True)
+    services.claim_coupon(claim_link=poster, identity=phone_identity(new_phone()), consent=True)
+    share = services.share_link_for(wallet=sharer.wallet, coupon=sharer.coupon)
+    friend = services.claim_coupon(claim_link=share, identity=phone_identity(new_phone()), consent=True)
+    Coupon.objects.filter(pk=friend.coupon.pk).update(status="redeemed")
+
+    gid = ids.encode("Placement", placement.pk)
+    for merchant in (placement.issuer, placement.publisher):
+        key = make_api_key(merchant)
+        by_channel = api.execute(
+            operation("fans_claim_funnel"), {"placementId": gid, "dimension": "CHANNEL"}, key=key
+        ).ok()["claimFunnel"]
+        assert (
+            by_channel["issued"],
+            by_channel["claimed"],
+            by_channel["shared"],
+            by_channel["redeemed"],
+        ) == (3, 3, 1, 1)
+        assert {r["key"]: (r["claimed"], r["redeemed"]) for r in by_channel["rows"]} == {
+            "wechat-group": (1, 0),
+            "counter-poster": (1, 0),
+            "share": (1, 1),
+        }
+        by_sharer = api.execute(
+            operation("fans_claim_funnel"), {"placementId": gid, "dimension": "SHARER"}, key=key
+        ).ok()["claimFunnel"]
+        assert by_sharer["rows"] == [
+            {"key": ids.encode("Fan", sharer.coupon.fan_id), "claimed": 1, "redeemed": 1}
+        ]
+    stranger = api.execute(
+        operation("fans_claim_funnel"),
+        {"placementId": gid, "dimension": "CHANNEL"},
+        key=make_api_key(MerchantFactory()),
+    ).ok()
+    assert stranger["claimFunnel"] is None
