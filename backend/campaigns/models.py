@@ -61,6 +61,9 @@ class Campaign(models.Model):
     voided_coupon_returns = models.BooleanField(
         default=False, help_text="A voided write-off gives the coupon back to the fan."
     )
+    allow_gifting = models.BooleanField(
+        default=True, help_text="A fan may give an unused coupon to a friend, once."
+    )
 
     # Usage lives in CampaignSlot rows (summed for display), never on this row: a counter
     # here would make every write-off of the campaign queue on one lock.

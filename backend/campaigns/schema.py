@@ -79,6 +79,7 @@ class CampaignType(MerchantScopedType):
             "void_window_seconds",
             "attribution_window_days",
             "voided_coupon_returns",
+            "allow_gifting",
             "created_at",
             "updated_at",
             "activated_at",
@@ -268,6 +269,9 @@ class _CampaignTermsFields:
     void_window_seconds = graphene.Int()
     attribution_window_days = graphene.Int()
     voided_coupon_returns = graphene.Boolean()
+    allow_gifting = graphene.Boolean(
+        description="Fans may give an unused coupon to a friend, once (default true)."
+    )
 
 
 class CampaignCreateInput(_CampaignTermsFields, graphene.InputObjectType):

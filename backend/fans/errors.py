@@ -13,6 +13,8 @@ class ClaimErrorCode(StrEnum):
     RESEND_TOO_SOON = "RESEND_TOO_SOON"
     RATE_LIMITED = "RATE_LIMITED"  # too many codes or claims from this phone or address
     OWN_SHARE = "OWN_SHARE"  # a sharer cannot claim through its own share link
+    GIFT_UNAVAILABLE = "GIFT_UNAVAILABLE"  # used, given, accepted already, or the campaign forbids it
+    ALREADY_HOLDS = "ALREADY_HOLDS"  # the friend already holds this offer's coupon
 
 
 class PublishErrorCode(StrEnum):

@@ -93,6 +93,24 @@ class Wallet(models.Model):
         ]
 
 
+class Gift(models.Model):
+    """A coupon given by one fan to a friend, once (转赠): the audit trail of the transfer.
+
+    Created when the giver makes the accept link; ``accepted_at`` and ``receiver`` are set
+    when the friend accepts, in the transaction that moves the coupon. The coupon keeps its
+    placement, so attribution stays with the original placement.
+    """
+
+    coupon = models.OneToOneField("coupons.Coupon", on_delete=models.PROTECT, related_name="gift")
+    giver = models.ForeignKey("audience.Fan", on_delete=models.PROTECT, related_name="+")
+    receiver = models.ForeignKey(
+        "audience.Fan", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    token = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+
 class FanContact(models.Model):
     """The phone number a fan allowed us to keep for reminders, encrypted (backend.fans.contact).
 

@@ -12,7 +12,7 @@ from backend.coupons.delivery import coupon_id_of
 from backend.coupons.models import Coupon
 from backend.merchants.models import Merchant, Store
 
-from .models import Claim, ClaimLink, ShareLink, Wallet
+from .models import Claim, ClaimLink, Gift, ShareLink, Wallet
 
 
 @dataclass(frozen=True)
@@ -79,10 +79,16 @@ def wallet_by_token(token: str) -> Wallet | None:
     return Wallet.objects.select_related("fan").filter(token=token, revoked_at__isnull=True).first()
 
 
+def gift_by_token(token: str) -> Gift | None:
+    return Gift.objects.select_related("coupon__campaign__merchant").filter(token=token).first()
+
+
 def wallet_coupons(wallet: Wallet) -> list[Coupon]:
-    """Every coupon the wallet's fan holds, across merchants, newest first."""
+    """Every coupon the wallet's fan holds or gave away, across merchants, newest first."""
     return list(
-        Coupon.objects.filter(fan_id=wallet.fan_id)
+        Coupon.objects.filter(
+            Q(fan_id=wallet.fan_id) | Q(gift__giver_id=wallet.fan_id, gift__accepted_at__isnull=False)
+        )
         .select_related("campaign__merchant", "placement__publisher")
         .order_by("-issued_at", "-id")
     )

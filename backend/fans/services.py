@@ -26,7 +26,7 @@ from backend.notifications.services import send_text
 
 from .contact import decrypt_phone, encrypt_phone
 from .errors import ClaimErrorCode, ClaimLinkErrorCode, PublishErrorCode
-from .models import Claim, ClaimLink, ExpiryReminder, FanContact, ShareLink, Wallet
+from .models import Claim, ClaimLink, ExpiryReminder, FanContact, Gift, ShareLink, Wallet
 
 CHANNEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 MEMBERSHIP_SOURCE = "claim"
@@ -82,6 +82,65 @@ def share_link_for(*, wallet: Wallet, coupon: Coupon) -> ShareLink:
         ignore_conflicts=True,
     )
     return ShareLink.objects.get(fan_id=wallet.fan_id, placement_id=coupon.placement_id)
+
+
+def gift_create(*, wallet: Wallet, coupon: Coupon) -> Gift:
+    """The giver's accept link for an unused coupon: once per coupon (the same link again)."""
+    campaign = coupon.campaign
+    if coupon.fan_id != wallet.fan_id or coupon.status != Coupon.Status.ISSUED or not campaign.allow_gifting:
+        raise ServiceError.single(
+            ClaimErrorCode.GIFT_UNAVAILABLE, gettext("This coupon cannot be given."), None
+        )
+    Gift.objects.bulk_create(
+        [Gift(coupon=coupon, giver_id=wallet.fan_id, token=secrets.token_urlsafe(32))], ignore_conflicts=True
+    )
+    gift = Gift.objects.get(coupon=coupon)
+    if gift.giver_id != wallet.fan_id or gift.accepted_at is not None:
+        raise ServiceError.single(
+            ClaimErrorCode.GIFT_UNAVAILABLE, gettext("This coupon cannot be given."), None
+        )
+    return gift
+
+
+def gift_accept(*, gift: Gift, identity: FanIdentity) -> ClaimResult:
+    """The friend takes the coupon: exactly once, only while unused and still the giver's.
+
+    The coupon row is locked, so a write-off or a second acceptance at the same moment
+    either happens first (and the gift fails) or waits for the transfer.
+    """
+    try:
+        with transaction.atomic():
+            gift = Gift.objects.select_for_update().get(pk=gift.pk)
+            coupon = (
+                Coupon.objects.select_for_update(of=("self",))
+                .select_related("campaign")
+                .get(pk=gift.coupon_id)
+            )
+            fan = ensure_fan(identity)
+            if fan.pk == gift.giver_id:
+                raise ServiceError.single(
+                    ClaimErrorCode.OWN_SHARE, gettext("This is your own gift: send it to a friend."), None
+                )
+            if (
+                gift.accepted_at is not None
+                or coupon.status != Coupon.Status.ISSUED
+                or coupon.fan_id != gift.giver_id
+                or not coupon.campaign.allow_gifting
+            ):
+                raise ServiceError.single(
+                    ClaimErrorCode.GIFT_UNAVAILABLE, gettext("This gift is no longer available."), None
+                )
+            with transaction.atomic():  # the friend may already hold this offer's coupon
+                Coupon.objects.filter(pk=coupon.pk).update(fan_id=fan.pk)
+            now = timezone.now()
+            Gift.objects.filter(pk=gift.pk).update(receiver_id=fan.pk, accepted_at=now)
+            coupon.fan = fan
+            wallet = wallet_for(fan=fan)
+    except IntegrityError as exc:
+        raise ServiceError.single(
+            ClaimErrorCode.ALREADY_HOLDS, gettext("You already hold this offer's coupon."), None
+        ) from exc
+    return ClaimResult(coupon=coupon, wallet=wallet, created=True)
 
 
 def wallet_revoke(*, wallet: Wallet) -> None:

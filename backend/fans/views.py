@@ -66,6 +66,48 @@ def share_create(request: HttpRequest, token: str, code: str) -> HttpResponse:
     )
 
 
+@require_POST
+def gift_create(request: HttpRequest, token: str, code: str) -> HttpResponse:
+    wallet = selectors.wallet_by_token(token)
+    coupon = selectors.wallet_coupon(wallet, code) if wallet is not None else None
+    if coupon is None:
+        raise Http404
+    try:
+        gift = services.gift_create(wallet=wallet, coupon=coupon)
+    except ServiceError as exc:
+        return render(request, "fans/wallet_gone.html", {"errors": _errors(exc)}, status=400)
+    url = request.build_absolute_uri(reverse("fans:gift", kwargs={"token": gift.token}))
+    return render(request, "fans/gift_link.html", {"gift_url": url, "coupon": coupon, "wallet": wallet})
+
+
+@require_http_methods(["GET", "POST"])
+def gift_page(request: HttpRequest, token: str) -> HttpResponse:
+    """The friend's side of a gift: phone and one-time code, then the coupon is theirs."""
+    gift = selectors.gift_by_token(token)
+    if gift is None:
+        raise Http404
+    context = {"gift": gift, "step": "phone", "phone": "", "errors": {}}
+    status = 200
+    if request.method == "POST":
+        phone = request.POST.get("phone", "")
+        context["phone"] = phone
+        try:
+            if request.POST.get("action") == "send":
+                otp.send_code(phone=phone, ip=_ip(request))
+                context["step"] = "code"
+            else:
+                context["step"] = "code"
+                verified = otp.verify_code(phone=phone, code=request.POST.get("code", ""), ip=_ip(request))
+                result = services.gift_accept(gift=gift, identity=verified.identity)
+                return redirect(
+                    reverse("fans:wallet", kwargs={"token": result.wallet.token}) + f"#c-{result.coupon.code}"
+                )
+        except ServiceError as exc:
+            context["errors"] = _errors(exc)
+            status = 400
+    return render(request, "fans/gift_accept.html", context, status=status)
+
+
 def _claim(request: HttpRequest, link) -> HttpResponse:
     context = {"link": link, "step": "phone", "phone": "", "errors": {}}
     status = 200
@@ -108,6 +150,8 @@ def wallet_page(request: HttpRequest, token: str) -> HttpResponse:
             "qr_url": reverse("fans:coupon-qr", kwargs={"token": token, "code": coupon.code}),
             "barcode_url": reverse("fans:coupon-barcode", kwargs={"token": token, "code": coupon.code}),
             "share_url": reverse("fans:share-create", kwargs={"token": token, "code": coupon.code}),
+            "gift_url": reverse("fans:gift-create", kwargs={"token": token, "code": coupon.code}),
+            "viewer_fan_id": wallet.fan_id,
         }
         for coupon in selectors.wallet_coupons(wallet)
     ]

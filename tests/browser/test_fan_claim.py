@@ -197,3 +197,29 @@ def test_a_sharer_cannot_claim_through_its_own_share_link(live_server, page):
     page.get_by_label(re.compile("fan club")).check()
     page.get_by_role("button", name="Claim", exact=True).click()
     assert page.get_by_role("alert").get_attribute("data-code") == "OWN_SHARE"
+
+
+def test_a_fan_gives_a_coupon_the_friend_accepts_and_the_givers_copy_shows_given(
+    live_server, page, new_context
+):
+    link, _ = offer()
+    claim_in_browser(page, live_server, link, new_phone())
+    code = page.get_by_label("Coupon code").inner_text()
+    wallet_url = page.url.split("#")[0]
+    page.get_by_role("button", name="Give to a friend").click()
+    gift_url = page.get_by_label("Gift link").input_value()
+
+    friend = new_context(locale="zh-CN").new_page()
+    friend.goto(gift_url)
+    phone = new_phone()
+    friend.get_by_label(re.compile("手机号")).fill(phone)
+    friend.get_by_role("button", name="获取验证码").click()
+    friend.get_by_label("验证码").fill(last_code_sent_to(phone))
+    friend.get_by_role("button", name="领取赠券").click()
+    friend.wait_for_url(re.compile(r"/w/"))
+    assert friend.get_by_label("券码").inner_text() == code
+    save_product_screenshot(friend, "gift-received-zh")
+
+    page.goto(wallet_url)
+    assert page.get_by_role("status").filter(has_text="Given to a friend").is_visible()
+    assert page.get_by_label("Coupon code").count() == 0

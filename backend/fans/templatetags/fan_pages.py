@@ -44,8 +44,11 @@ def benefit(campaign) -> str:
 
 
 @register.simple_tag
-def coupon_state(coupon) -> str:
-    """The state a fan sees: issued coupons past their end show as expired."""
+def coupon_state(coupon, viewer_fan_id=None) -> str:
+    """The state a fan sees: issued coupons past their end show as expired; a coupon this
+    fan gave away shows as given."""
+    if viewer_fan_id is not None and coupon.fan_id != viewer_fan_id:
+        return "given"
     if coupon.status == "issued" and coupon.valid_until and coupon.valid_until <= timezone.now():
         return "expired"
     return coupon.status
@@ -56,6 +59,7 @@ STATE_LABELS = {
     "redeemed": lambda: gettext("Used"),
     "expired": lambda: gettext("Expired"),
     "revoked": lambda: gettext("Revoked"),
+    "given": lambda: gettext("Given to a friend"),
 }
 
 
