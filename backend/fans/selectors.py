@@ -83,6 +83,10 @@ def gift_by_token(token: str) -> Gift | None:
     return Gift.objects.select_related("coupon__campaign__merchant").filter(token=token).first()
 
 
+def gifted_coupon_ids(coupon_ids: list[int]) -> set[int]:
+    return set(Gift.objects.filter(coupon_id__in=coupon_ids).values_list("coupon_id", flat=True))
+
+
 def wallet_coupons(wallet: Wallet) -> list[Coupon]:
     """Every coupon the wallet's fan holds or gave away, across merchants, newest first."""
     return list(

@@ -74,8 +74,8 @@ def gift_create(request: HttpRequest, token: str, code: str) -> HttpResponse:
         raise Http404
     try:
         gift = services.gift_create(wallet=wallet, coupon=coupon)
-    except ServiceError as exc:
-        return render(request, "fans/wallet_gone.html", {"errors": _errors(exc)}, status=400)
+    except ServiceError:
+        return redirect("fans:wallet", token=token)  # used, given already, or not allowed: no button
     url = request.build_absolute_uri(reverse("fans:gift", kwargs={"token": gift.token}))
     return render(request, "fans/gift_link.html", {"gift_url": url, "coupon": coupon, "wallet": wallet})
 
@@ -144,16 +144,20 @@ def wallet_page(request: HttpRequest, token: str) -> HttpResponse:
     wallet = selectors.wallet_by_token(token)
     if wallet is None:
         return render(request, "fans/wallet_gone.html", status=404)
+    coupons = selectors.wallet_coupons(wallet)
+    gifted = selectors.gifted_coupon_ids([coupon.pk for coupon in coupons])  # a coupon is given once
     cards = [
         {
             "coupon": coupon,
             "qr_url": reverse("fans:coupon-qr", kwargs={"token": token, "code": coupon.code}),
             "barcode_url": reverse("fans:coupon-barcode", kwargs={"token": token, "code": coupon.code}),
             "share_url": reverse("fans:share-create", kwargs={"token": token, "code": coupon.code}),
-            "gift_url": reverse("fans:gift-create", kwargs={"token": token, "code": coupon.code}),
+            "gift_url": None
+            if coupon.pk in gifted
+            else reverse("fans:gift-create", kwargs={"token": token, "code": coupon.code}),
             "viewer_fan_id": wallet.fan_id,
         }
-        for coupon in selectors.wallet_coupons(wallet)
+        for coupon in coupons
     ]
     return render(request, "fans/wallet.html", {"wallet": wallet, "cards": cards})
 

@@ -82,3 +82,10 @@ def test_writeoffs_during_issuance(ctx):
     _measured([row])
     assert row.details["ours"]["outcomes"] == {"VERIFIED": row.details["ours"]["ops"]}
     _invariants_hold()
+
+
+def test_claims_through_the_page_and_raw_sql(ctx):
+    rows = scenarios.SCENARIOS[7](ctx)
+    _measured(rows)
+    assert rows[0].notes == ""  # every claim bound, the quota exact
+    _invariants_hold()
