@@ -56,6 +56,7 @@ COLUMN_ALIASES = {
     "consentat": "consented_at",
     "consenttime": "consented_at",
     "source": "source",
+    "externalref": "external_ref",
 }
 
 
@@ -195,8 +196,15 @@ def _parse_row(record: dict, row: int, now) -> Candidate | BadRow:
     source = _cell(record.get("source")).strip() or DEFAULT_SOURCE
     if len(source) > SOURCE_MAX:
         return BadRow(row, "source", CommonErrorCode.TOO_LONG, f"At most {SOURCE_MAX} characters.")
+    external_ref = _cell(record.get("external_ref")).strip() or None
+    if external_ref is not None and len(external_ref) > 100:
+        return BadRow(row, "externalRef", CommonErrorCode.TOO_LONG, "At most 100 characters.")
     return Candidate(
-        fan_key=fan_identity.fan_key, kind=fan_identity.kind, consented_at=consented_at, source=source
+        fan_key=fan_identity.fan_key,
+        kind=fan_identity.kind,
+        consented_at=consented_at,
+        source=source,
+        external_ref=external_ref,
     )
 
 

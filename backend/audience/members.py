@@ -23,12 +23,37 @@ class Candidate:
     kind: str
     consented_at: dt.datetime
     source: str
+    external_ref: str | None = None  # the publisher's CRM id; a ref given again moves to this fan
 
 
 @dataclass(frozen=True)
 class MergeResult:
     added: int  # new consenting memberships (including re-consents after a withdrawal)
     duplicates: int  # already consenting members, or repeated within the batch
+
+
+def _set_external_refs(cursor, *, pool: FanPool, rows: list[Candidate]) -> None:
+    """Stores each given ref on its fan's membership; one ref names one fan per pool (the first
+    of a batch; a ref given again for another fan moves to it)."""
+    by_ref: dict[str, str] = {}
+    for candidate in rows:
+        if candidate.external_ref:
+            by_ref.setdefault(candidate.external_ref, candidate.fan_key)
+    if not by_ref:
+        return
+    refs, keys = list(by_ref), list(by_ref.values())
+    cursor.execute(
+        "UPDATE audience_poolmembership m SET external_ref = NULL "
+        "FROM unnest(%s::text[], %s::text[]) AS v(ref, fan_key) JOIN audience_fan f ON f.fan_key = v.fan_key "
+        "WHERE m.pool_id = %s AND m.external_ref = v.ref AND m.fan_id <> f.id",
+        [refs, keys, pool.pk],
+    )
+    cursor.execute(
+        "UPDATE audience_poolmembership m SET external_ref = v.ref "
+        "FROM unnest(%s::text[], %s::text[]) AS v(ref, fan_key) JOIN audience_fan f ON f.fan_key = v.fan_key "
+        "WHERE m.pool_id = %s AND m.fan_id = f.id AND m.external_ref IS DISTINCT FROM v.ref",
+        [refs, keys, pool.pk],
+    )
 
 
 def merge_members(*, pool: FanPool, candidates: list[Candidate]) -> MergeResult:
@@ -74,5 +99,6 @@ def merge_members(*, pool: FanPool, candidates: list[Candidate]) -> MergeResult:
             [keys, consents, sources, pool.pk],
         )
         reconsented = cursor.rowcount
+        _set_external_refs(cursor, pool=pool, rows=rows)
     added = inserted + reconsented
     return MergeResult(added=added, duplicates=len(candidates) - added)

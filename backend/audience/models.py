@@ -60,11 +60,14 @@ class PoolMembership(models.Model):
     consented_at = models.DateTimeField()
     source = models.CharField(max_length=40, default="api")
     consent_withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # The publisher's own id of this customer (its CRM): shown only to the pool's owner.
+    external_ref = models.CharField(max_length=100, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["pool", "fan"], name="membership_unique_per_pool"),
+            models.UniqueConstraint(fields=["pool", "external_ref"], name="membership_external_ref_unique"),
         ]
         indexes = [models.Index(fields=["pool", "id"], name="membership_pool_id_idx")]
 

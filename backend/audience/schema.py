@@ -57,7 +57,7 @@ class PoolMembershipType(MerchantScopedType):
     class Meta:
         model = PoolMembership
         name = "PoolMembership"
-        fields = ("consented_at", "source", "consent_withdrawn_at", "created_at")
+        fields = ("consented_at", "source", "consent_withdrawn_at", "external_ref", "created_at")
         interfaces = (relay.Node,)
         connection_class = CountableConnection
 
@@ -262,6 +262,9 @@ class FanIdentityInput(graphene.InputObjectType):
 class FanInput(FanIdentityInput):
     consented_at = graphene.DateTime(required=True, description="When the fan consented (with offset).")
     source = graphene.String(description="Where the consent was collected; default 'api'.")
+    external_ref = graphene.String(
+        description="Your own id of this customer (CRM); stored on the membership, shown only to you."
+    )
 
 
 class PoolFansAdd(BaseMutation):
@@ -288,6 +291,7 @@ class PoolFansAdd(BaseMutation):
                 platform=f.get("platform"),
                 consented_at=f.get("consented_at"),
                 source=f.get("source"),
+                external_ref=f.get("external_ref"),
             )
             for f in fans
         ]

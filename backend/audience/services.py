@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from backend.api.errors import CommonErrorCode, ErrorCollector, ServiceError
 
-from . import identity
+from . import identity, signals
 from .consent import InvalidConsent, check_consent_time
 from .errors import AudienceErrorCode
 from .members import Candidate, MergeResult, merge_members
@@ -28,6 +28,7 @@ FANS_PER_CALL_MAX = 1000
 SHARE_BPS_MAX = 10_000
 CATEGORY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
+EXTERNAL_REF_MAX = 100
 UNSET: Any = object()  # "not given", distinct from None ("clear it")
 
 
@@ -40,6 +41,7 @@ class FanEntry:
     platform: str | None = None
     consented_at: dt.datetime | None = None
     source: str | None = None
+    external_ref: str | None = None
 
 
 def _clean_categories(errors: ErrorCollector, categories: Sequence[str]) -> list[str]:
@@ -188,6 +190,11 @@ def pool_fans_add(*, pool: FanPool, fans: Sequence[FanEntry], default_source: st
         source = (entry.source or default_source).strip() or default_source
         if len(source) > SOURCE_MAX:
             errors.add(f"{prefix}source", CommonErrorCode.TOO_LONG, f"At most {SOURCE_MAX} characters.")
+        external_ref = (entry.external_ref or "").strip() or None
+        if external_ref is not None and len(external_ref) > EXTERNAL_REF_MAX:
+            errors.add(
+                f"{prefix}externalRef", CommonErrorCode.TOO_LONG, f"At most {EXTERNAL_REF_MAX} characters."
+            )
         if fan_identity is not None and consented_at is not None:
             candidates.append(
                 Candidate(
@@ -195,6 +202,7 @@ def pool_fans_add(*, pool: FanPool, fans: Sequence[FanEntry], default_source: st
                     kind=fan_identity.kind,
                     consented_at=consented_at,
                     source=source,
+                    external_ref=external_ref,
                 )
             )
     errors.raise_if_any()
@@ -221,12 +229,14 @@ def membership_consent_withdraw(
             raise ServiceError.single(AudienceErrorCode.NOT_A_MEMBER, "This fan is not in the pool.", "fan")
     elif membership.pool_id != pool.pk:
         raise ServiceError.not_found("membershipId", "Membership")
-    updated = PoolMembership.objects.filter(pk=membership.pk, consent_withdrawn_at__isnull=True).update(
-        consent_withdrawn_at=timezone.now()
-    )
-    if not updated:
-        raise ServiceError.single(
-            AudienceErrorCode.ALREADY_WITHDRAWN, "Consent was already withdrawn.", named_by
+    with transaction.atomic():
+        updated = PoolMembership.objects.filter(pk=membership.pk, consent_withdrawn_at__isnull=True).update(
+            consent_withdrawn_at=timezone.now()
         )
+        if not updated:
+            raise ServiceError.single(
+                AudienceErrorCode.ALREADY_WITHDRAWN, "Consent was already withdrawn.", named_by
+            )
+        signals.consent_withdrawn.send(sender=PoolMembership, fan_id=membership.fan_id)
     membership.refresh_from_db(fields=["consent_withdrawn_at"])
     return membership

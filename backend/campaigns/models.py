@@ -61,6 +61,9 @@ class Campaign(models.Model):
     voided_coupon_returns = models.BooleanField(
         default=False, help_text="A voided write-off gives the coupon back to the fan."
     )
+    allow_gifting = models.BooleanField(
+        default=True, help_text="A fan may give an unused coupon to a friend, once."
+    )
 
     # Daily caps (the merchant's local day), changeable while live; null = none.
     daily_redemption_cap = models.PositiveIntegerField(null=True, blank=True)

@@ -116,6 +116,7 @@ class CampaignType(MerchantScopedType):
             "voided_coupon_returns",
             "daily_redemption_cap",
             "daily_spend_cap",
+            "allow_gifting",
             "created_at",
             "updated_at",
             "activated_at",
@@ -334,6 +335,9 @@ class _CampaignTermsFields:
     void_window_seconds = graphene.Int()
     attribution_window_days = graphene.Int()
     voided_coupon_returns = graphene.Boolean()
+    allow_gifting = graphene.Boolean(
+        description="Fans may give an unused coupon to a friend, once (default true)."
+    )
 
 
 class CampaignCreateInput(_CampaignTermsFields, graphene.InputObjectType):

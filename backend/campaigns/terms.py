@@ -54,6 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "void_window_seconds": 900,
     "attribution_window_days": 30,
     "voided_coupon_returns": False,
+    "allow_gifting": True,
 }
 REQUIRED_NUMBERS = (
     "per_fan_limit",

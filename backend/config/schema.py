@@ -7,12 +7,13 @@ import billing.schema as billing
 from backend.audience import schema as audience
 from backend.campaigns import schema as campaigns
 from backend.coupons import schema as coupons
+from backend.fans import schema as fans
 from backend.merchants import schema as merchants
 from backend.redemptions import schema as redemptions
 from backend.till import schema as till
 from backend.webhooks import schema as webhooks
 
-APPS = (merchants, audience, campaigns, coupons, redemptions, till, webhooks, attribution, billing)
+APPS = (merchants, audience, campaigns, coupons, fans, redemptions, till, webhooks, attribution, billing)
 
 
 class Query(*(app.Query for app in APPS), graphene.ObjectType):

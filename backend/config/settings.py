@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "backend.outbox",
     "backend.till",
     "backend.webhooks",
+    "backend.notifications",
+    "backend.fans",
     "attribution",
     "billing",
     "backend.demo",  # above every app: seeds the demo network (manage.py seed_demo)
@@ -110,6 +112,34 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / ".local" / "media
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# --- Fans and notifications -------------------------------------------------
+# The backend that sends text messages (one-time codes, reminders): see backend.notifications.
+NOTIFICATIONS_BACKEND = env.str(
+    "NOTIFICATIONS_BACKEND", default="backend.notifications.backends.KeepingBackend"
+)
+# Fernet keys for the phone numbers kept for reminders: the first encrypts, all decrypt
+# (rotation: put a new key first, run `manage.py rotate_phone_keys`, drop the old one).
+# Without the variable, one key is derived from SECRET_KEY.
+FANS_PHONE_KEYS = env.list("FANS_PHONE_KEYS", default=[])
+if not FANS_PHONE_KEYS:
+    import base64
+    import hashlib
+
+    FANS_PHONE_KEYS = [
+        base64.urlsafe_b64encode(hashlib.sha256(f"fans-phone:{SECRET_KEY}".encode()).digest()).decode()
+    ]
+# Abuse limits of the fan pages, per hour.
+FANS_LIMITS = {
+    "sends_per_phone_per_hour": env.int("FANS_SENDS_PER_PHONE_PER_HOUR", default=5),
+    "sends_per_ip_per_hour": env.int("FANS_SENDS_PER_IP_PER_HOUR", default=30),
+    "checks_per_ip_per_hour": env.int("FANS_CHECKS_PER_IP_PER_HOUR", default=60),
+    "claims_per_ip_per_hour": env.int("FANS_CLAIMS_PER_IP_PER_HOUR", default=30),
+}
+# Expiry reminders go out this many days before a coupon ends (beat task, once per coupon).
+FANS_REMINDER_DAYS = env.int("FANS_REMINDER_DAYS", default=3)
+# Where fans reach the pages (links in text messages and in the codes export).
+FANS_PUBLIC_URL = env.str("FANS_PUBLIC_URL", default="http://127.0.0.1:8000")
+
 # --- GraphQL ---------------------------------------------------------------
 GRAPHENE = {
     "SCHEMA": "backend.config.schema.schema",
@@ -135,6 +165,7 @@ CELERY_TASK_PUBLISH_RETRY = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # workers log JSON lines through LOGGING too
 # Periodic work. Each entry names a task its app implements (thin, idempotent).
 CELERY_BEAT_SCHEDULE: dict = {
+    "fans-expiry-reminders": {"task": "backend.fans.tasks.send_expiry_reminders", "schedule": 3600.0},
     "outbox-sweep": {"task": "backend.outbox.tasks.sweep_outbox", "schedule": 5.0},
     "webhook-retries": {"task": "backend.webhooks.tasks.sweep_webhook_deliveries", "schedule": 10.0},
     "coupon-expiry": {"task": "backend.coupons.tasks.expire_coupons", "schedule": 300.0},
@@ -197,7 +228,9 @@ EXPORT_LINK_TTL_SECONDS = env.int("EXPORT_LINK_TTL_SECONDS", default=3600)
 # `manage.py seed_demo` (backend/demo/seeding.py) seeds merchants, audience, campaigns and
 # coupons in that order, then runs these functions; each returns lines to add to
 # .local/demo-credentials.txt. Apps above the core add theirs here.
-DEMO_SEED_HOOKS: list[str] = []
+DEMO_SEED_HOOKS: list[str] = [
+    "backend.fans.demo.seed",  # a claim link for the demo placement
+]
 # Outbox: events per task and per handler transaction; attempts before an event is
 # dead-lettered (an error log, then it waits for the admin's retry action).
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=200)

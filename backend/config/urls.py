@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from backend.config.health import healthz
 from backend.gateway.view import ApiGraphQLView
+from backend.notifications.views import dev_inbox
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -13,5 +14,8 @@ urlpatterns = [
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
     path("billing/", include("billing.urls", namespace="billing")),
     path("till/", include("backend.till.urls", namespace="till")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("dev/inbox/", dev_inbox, name="dev-inbox"),
+    path("", include("backend.fans.urls", namespace="fans")),
     path("", include("backend.audience.urls")),
 ]

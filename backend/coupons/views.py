@@ -12,18 +12,32 @@ import io
 from collections.abc import Iterator
 
 import qrcode
+from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 
 from backend.api import ids
 from backend.api.spreadsheets import safe_row
+from backend.audience.models import PoolMembership
 from backend.campaigns import selectors as placement_selectors
 from backend.gateway.authentication import AuthenticationFailed, Caller, authenticate_api_key
 
 from . import selectors
+from .delivery import delivery_url
 
 EXPORT_BATCH = 5000
-CSV_HEADER = ["fan_id", "fan_key", "code", "ordinal", "status", "issued_at", "valid_from", "valid_until"]
+CSV_HEADER = [
+    "fan_id",
+    "fan_key",
+    "code",
+    "ordinal",
+    "status",
+    "issued_at",
+    "valid_from",
+    "valid_until",
+    "link",
+    "external_ref",
+]
 
 
 def _error(code: str, message: str, status: int) -> JsonResponse:
@@ -54,7 +68,13 @@ def _csv_rows(merchant, placement_id: int) -> Iterator[str]:
     writer.writerow(CSV_HEADER)
     yield flush()
     last_id = 0
-    qs = selectors.coupons_for_publisher(merchant=merchant, placement_id=placement_id)
+    qs = selectors.coupons_for_publisher(merchant=merchant, placement_id=placement_id).annotate(
+        external_ref=Subquery(
+            PoolMembership.objects.filter(
+                pool_id=OuterRef("placement__pool_id"), fan_id=OuterRef("fan_id")
+            ).values("external_ref")[:1]
+        )
+    )
     while True:  # keyset pages: constant memory, no long-lived cursor
         page = list(
             qs.filter(id__gt=last_id).values_list(
@@ -67,11 +87,12 @@ def _csv_rows(merchant, placement_id: int) -> Iterator[str]:
                 "issued_at",
                 "valid_from",
                 "valid_until",
+                "external_ref",
             )[:EXPORT_BATCH]
         )
         if not page:
             return
-        for pk, fan_id, fan_key, code, ordinal, status, issued_at, valid_from, valid_until in page:
+        for pk, fan_id, fan_key, code, ordinal, status, issued_at, valid_from, valid_until, ref in page:
             writer.writerow(
                 safe_row(
                     [
@@ -83,6 +104,8 @@ def _csv_rows(merchant, placement_id: int) -> Iterator[str]:
                         _iso(issued_at),
                         _iso(valid_from),
                         _iso(valid_until),
+                        delivery_url(pk),
+                        ref or "",
                     ]
                 )
             )

@@ -23,7 +23,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from . import invariants, servers, sql, world
+from . import claims, invariants, servers, sql, world
 from .sizes import Sizes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -1009,6 +1009,7 @@ SCENARIOS: dict[int, Callable[[Context], list[Row]]] = {
     5: s5_list,
     6: s6_writeoffs_during_issuance,
     7: s7_ledger_lock,
+    8: claims.s8_claims,
 }
 
 

@@ -404,3 +404,20 @@ def test_concurrent_imports_and_a_concurrent_redelivery_count_each_row_once():
     assert first.added + second.added == 3000 == pool.memberships.count()
     assert first.duplicates + second.duplicates == 1000
     assert Fan.objects.filter(memberships__pool=pool).count() == 3000
+
+
+@pytest.mark.django_db
+def test_csv_external_ref_column_is_kept_per_membership():
+    from backend.audience.models import PoolMembership
+
+    merchant = MerchantFactory()
+    pool = FanPoolFactory(merchant=merchant)
+    text = (
+        "phone,consented_at,External Ref\n+86 139 2000 0001,2026-02-01,crm-1\n+86 139 2000 0002,2026-02-01,\n"
+    )
+    fan_import = _import_from(merchant, pool, text)
+    imports.fan_import_run(import_id=fan_import.pk, chunk_rows=10)
+    fan_import.refresh_from_db()
+    assert fan_import.status == "succeeded" and fan_import.added == 2, fan_import.error
+    refs = set(PoolMembership.objects.filter(pool=pool).values_list("external_ref", flat=True))
+    assert refs == {"crm-1", None}

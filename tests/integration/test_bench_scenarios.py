@@ -100,3 +100,10 @@ def test_ledger_lock_drains_everything_due(ctx):
     assert row.details["lines"] == 3 * scenarios.LOCK_WRITEOFFS["tiny"]  # more than one batch
     assert row.details["lines"] > 5000
     assert BillingPeriod.objects.exists()
+
+
+def test_claims_through_the_page_and_raw_sql(ctx):
+    rows = scenarios.SCENARIOS[8](ctx)
+    _measured(rows)
+    assert rows[0].notes == ""  # every claim bound, the quota exact
+    _invariants_hold()

@@ -1,0 +1,444 @@
+"""Writes of the fan pages: claiming a coupon, wallets, the publisher's claim links."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+
+from backend.api.errors import ServiceError
+from backend.audience.identity import FanIdentity, InvalidIdentity, phone_identity
+from backend.audience.models import Fan, PoolMembership
+from backend.campaigns.models import Campaign, Placement
+from backend.coupons import codes
+from backend.coupons.issuance import coupon_validity
+from backend.coupons.models import Coupon
+from backend.merchants.models import Merchant
+from backend.notifications.services import send_text
+
+from .contact import decrypt_phone, encrypt_phone
+from .errors import ClaimErrorCode, ClaimLinkErrorCode, PublishErrorCode
+from .models import Claim, ClaimLink, ExpiryReminder, FanContact, Gift, ShareLink, Wallet
+
+CHANNEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+MEMBERSHIP_SOURCE = "claim"
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    coupon: Coupon
+    wallet: Wallet
+    created: bool  # False: the fan already held this placement's coupon
+
+
+def _unavailable() -> ServiceError:
+    return ServiceError.single(
+        ClaimErrorCode.LINK_UNAVAILABLE, gettext("This offer is no longer available."), None
+    )
+
+
+def ensure_fan(identity: FanIdentity) -> Fan:
+    """The fan of ``identity``, created if new: one upsert, safe under concurrency."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO audience_fan (fan_key, kind, created_at) VALUES (%s, %s, now()) "
+            "ON CONFLICT (fan_key) DO UPDATE SET kind = audience_fan.kind RETURNING id",
+            [identity.fan_key, str(identity.kind)],
+        )
+        (fan_id,) = cursor.fetchone()
+    return Fan(pk=fan_id, fan_key=identity.fan_key, kind=identity.kind)
+
+
+def wallet_for(*, fan: Fan) -> Wallet:
+    """The fan's active wallet, created if it has none (one active per fan, by constraint)."""
+    Wallet.objects.bulk_create([Wallet(fan=fan, token=secrets.token_urlsafe(32))], ignore_conflicts=True)
+    return Wallet.objects.get(fan=fan, revoked_at__isnull=True)
+
+
+def share_link_for(*, wallet: Wallet, coupon: Coupon) -> ShareLink:
+    """The wallet's fan's share link for the coupon's offer (one per fan and placement)."""
+    if coupon.fan_id != wallet.fan_id:
+        raise ServiceError.single(
+            ClaimErrorCode.LINK_UNAVAILABLE, gettext("This offer is no longer available."), None
+        )
+    parent = Claim.objects.filter(coupon=coupon).values_list("sharer_id", flat=True).first()
+    ShareLink.objects.bulk_create(
+        [
+            ShareLink(
+                fan_id=wallet.fan_id,
+                placement_id=coupon.placement_id,
+                parent_id=parent,
+                token=secrets.token_urlsafe(12),
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    return ShareLink.objects.get(fan_id=wallet.fan_id, placement_id=coupon.placement_id)
+
+
+def gift_create(*, wallet: Wallet, coupon: Coupon) -> Gift:
+    """The giver's accept link for an unused coupon: once per coupon (the same link again)."""
+    campaign = coupon.campaign
+    if coupon.fan_id != wallet.fan_id or coupon.status != Coupon.Status.ISSUED or not campaign.allow_gifting:
+        raise ServiceError.single(
+            ClaimErrorCode.GIFT_UNAVAILABLE, gettext("This coupon cannot be given."), None
+        )
+    Gift.objects.bulk_create(
+        [Gift(coupon=coupon, giver_id=wallet.fan_id, token=secrets.token_urlsafe(32))], ignore_conflicts=True
+    )
+    gift = Gift.objects.get(coupon=coupon)
+    if gift.giver_id != wallet.fan_id or gift.accepted_at is not None:
+        raise ServiceError.single(
+            ClaimErrorCode.GIFT_UNAVAILABLE, gettext("This coupon cannot be given."), None
+        )
+    return gift
+
+
+def gift_accept(*, gift: Gift, identity: FanIdentity) -> ClaimResult:
+    """The friend takes the coupon: exactly once, only while unused and still the giver's.
+
+    The coupon row is locked, so a write-off or a second acceptance at the same moment
+    either happens first (and the gift fails) or waits for the transfer.
+    """
+    try:
+        with transaction.atomic():
+            gift = Gift.objects.select_for_update().get(pk=gift.pk)
+            coupon = (
+                Coupon.objects.select_for_update(of=("self",))
+                .select_related("campaign")
+                .get(pk=gift.coupon_id)
+            )
+            fan = ensure_fan(identity)
+            if fan.pk == gift.giver_id:
+                raise ServiceError.single(
+                    ClaimErrorCode.OWN_SHARE, gettext("This is your own gift: send it to a friend."), None
+                )
+            if (
+                gift.accepted_at is not None
+                or coupon.status != Coupon.Status.ISSUED
+                or coupon.fan_id != gift.giver_id
+                or not coupon.campaign.allow_gifting
+            ):
+                raise ServiceError.single(
+                    ClaimErrorCode.GIFT_UNAVAILABLE, gettext("This gift is no longer available."), None
+                )
+            with transaction.atomic():  # the friend may already hold this offer's coupon
+                Coupon.objects.filter(pk=coupon.pk).update(fan_id=fan.pk)
+            now = timezone.now()
+            Gift.objects.filter(pk=gift.pk).update(receiver_id=fan.pk, accepted_at=now)
+            coupon.fan = fan
+            wallet = wallet_for(fan=fan)
+    except IntegrityError as exc:
+        raise ServiceError.single(
+            ClaimErrorCode.ALREADY_HOLDS, gettext("You already hold this offer's coupon."), None
+        ) from exc
+    return ClaimResult(coupon=coupon, wallet=wallet, created=True)
+
+
+def wallet_revoke(*, wallet: Wallet) -> None:
+    """The wallet link stops working; the fan gets a new one by phone and one-time code."""
+    Wallet.objects.filter(pk=wallet.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def _join_pool(*, placement: Placement, fan: Fan, now) -> None:
+    """The fan joins the placement's pool (source ``claim``); claiming with consent renews a
+    consent withdrawn earlier. One upsert."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO audience_poolmembership (pool_id, fan_id, consented_at, source, created_at) "
+            "VALUES (%s, %s, %s, %s, now()) ON CONFLICT (pool_id, fan_id) DO UPDATE "
+            "SET consented_at = EXCLUDED.consented_at, consent_withdrawn_at = NULL "
+            "WHERE audience_poolmembership.consent_withdrawn_at IS NOT NULL",
+            [placement.pool_id, fan.pk, now, MEMBERSHIP_SOURCE],
+        )
+
+
+def keep_contact(*, fan: Fan, phone: str, language: str = "en") -> None:
+    """Keeps the fan's phone number (encrypted) for reminders: call only with the fan's consent."""
+    FanContact.objects.update_or_create(
+        fan=fan,
+        defaults={
+            "phone_encrypted": encrypt_phone(phone),
+            "consented_at": timezone.now(),
+            "language": language,
+        },
+    )
+
+
+def forget_contact_without_consent(*, fan_id: int, **_signal) -> None:
+    """A publisher recorded a withdrawal (audience's poolFanConsentWithdraw): the kept phone
+    number goes once the fan has no pool membership left with consent."""
+    if not PoolMembership.objects.filter(fan_id=fan_id, consent_withdrawn_at__isnull=True).exists():
+        FanContact.objects.filter(fan_id=fan_id).delete()
+
+
+def withdraw_consent(*, fan: Fan) -> None:
+    """The fan withdraws consent: its kept phone number is erased and its memberships end."""
+    with transaction.atomic():
+        FanContact.objects.filter(fan=fan).delete()
+        PoolMembership.objects.filter(fan=fan, consent_withdrawn_at__isnull=True).update(
+            consent_withdrawn_at=timezone.now()
+        )
+
+
+def claim_coupon(
+    *,
+    claim_link: ClaimLink,
+    identity: FanIdentity,
+    consent: bool,
+    phone_for_reminders: str | None = None,
+    language: str = "en",
+) -> ClaimResult:
+    """Binds one coupon of the link's placement to the fan, exactly once per fan per placement.
+
+    The quota is taken by one conditional UPDATE of the placement row, so it holds exactly
+    whatever the concurrency; a second claim by the same fan (even a concurrent one) gets the
+    coupon the fan already holds. Joining the publisher's pool needs the fan's consent.
+    """
+    if not consent:
+        raise ServiceError.single(
+            ClaimErrorCode.CONSENT_REQUIRED, gettext("Please agree to join the fan club to claim."), "consent"
+        )
+    try:
+        with transaction.atomic():
+            coupon, created = _bind(claim_link=claim_link, identity=identity)
+            if phone_for_reminders:
+                keep_contact(fan=coupon.fan, phone=phone_for_reminders, language=language)
+            wallet = wallet_for(fan=coupon.fan)
+    except IntegrityError:
+        # The same fan claimed at the same moment and won: show that coupon.
+        coupon = Coupon.objects.filter(
+            placement_id=claim_link.placement_id, fan__fan_key=identity.fan_key, ordinal=1
+        ).first()
+        if coupon is None:
+            raise
+        created = False
+        wallet = wallet_for(fan=coupon.fan)
+    return ClaimResult(coupon=coupon, wallet=wallet, created=created)
+
+
+def _bind(*, claim_link: ClaimLink, identity: FanIdentity) -> tuple[Coupon, bool]:
+    now = timezone.now()
+    link = claim_link  # a ClaimLink or a ShareLink, loaded with its placement and campaign
+    placement, campaign = link.placement, link.placement.campaign
+    if (
+        not link.is_active
+        or placement.status != Placement.Status.ACCEPTED
+        or campaign.status != Campaign.Status.ACTIVE
+        or (campaign.valid_until is not None and campaign.valid_until <= now)
+    ):
+        raise _unavailable()
+    fan = ensure_fan(identity)
+    share = link if isinstance(link, ShareLink) else None
+    if share is not None and share.fan_id == fan.pk:
+        raise ServiceError.single(
+            ClaimErrorCode.OWN_SHARE, gettext("This is your own share link: send it to a friend."), None
+        )
+    _join_pool(placement=placement, fan=fan, now=now)
+    return _bind_coupon(
+        placement=placement,
+        fan=fan,
+        claim_link=None if share else link,
+        channel=link.channel,
+        now=now,
+        share=share,
+    )
+
+
+def _bind_coupon(
+    *, placement: Placement, fan: Fan, claim_link: ClaimLink | None, channel: str, now, share=None
+) -> tuple[Coupon, bool]:
+    """The fan's coupon of the placement: the one it holds, or a new one from the quota."""
+    campaign = placement.campaign
+    existing = Coupon.objects.filter(placement=placement, fan=fan, ordinal=1).first()
+    if existing is not None:
+        return existing, False
+    taken = Placement.objects.filter(
+        pk=placement.pk, status=Placement.Status.ACCEPTED, issued_count__lt=F("quota")
+    ).update(issued_count=F("issued_count") + 1)
+    if not taken:
+        raise ServiceError.single(
+            ClaimErrorCode.QUOTA_EXHAUSTED, gettext("Sorry, all coupons have been claimed."), None
+        )
+    valid_from, valid_until = coupon_validity(campaign, now)
+    coupon = Coupon.objects.create(
+        code=codes.new_code(),
+        campaign=campaign,
+        placement=placement,
+        fan=fan,
+        ordinal=1,
+        issued_at=now,
+        valid_from=valid_from,
+        valid_until=valid_until,
+    )
+    Claim.objects.create(
+        coupon=coupon,
+        placement=placement,
+        fan=fan,
+        claim_link=claim_link,
+        channel=channel,
+        sharer_id=share.fan_id if share else None,
+        sharer_parent_id=share.parent_id if share else None,
+    )
+    return coupon, True
+
+
+# --- the publisher's CRM publishes one coupon to one customer ------------------------------
+
+PUBLISH_CHANNEL = "crm"
+
+
+def coupon_publish(
+    *, merchant: Merchant, placement: Placement, external_ref: str | None = None, phone: str | None = None
+) -> tuple[Coupon, bool]:
+    """Publishes one coupon of an accepted placement to one consenting member of its pool,
+    named by the publisher's ``external_ref`` or by phone. Idempotent: the same fan gets the
+    same coupon again (``False`` then), and the quota is taken once.
+    """
+    external_ref = (external_ref or "").strip() or None
+    phone = (phone or "").strip() or None
+    if (external_ref is None) == (phone is None):
+        raise ServiceError.single(
+            PublishErrorCode.ONE_RECIPIENT, "Give an externalRef or a phone number, not both.", "external_ref"
+        )
+    if placement.publisher_id != merchant.pk:
+        raise ServiceError.single(
+            PublishErrorCode.ONLY_PUBLISHER, "Only the publisher publishes coupons.", "placement_id"
+        )
+    memberships = PoolMembership.objects.filter(pool_id=placement.pool_id, consent_withdrawn_at__isnull=True)
+    if external_ref is not None:
+        membership = memberships.filter(external_ref=external_ref).first()
+        field = "external_ref"
+    else:
+        try:
+            fan_key = phone_identity(phone).fan_key
+        except InvalidIdentity as exc:
+            raise ServiceError.single(exc.code, str(exc), "phone") from exc
+        membership = memberships.filter(fan__fan_key=fan_key).first()
+        field = "phone"
+    if membership is None:
+        raise ServiceError.single(
+            PublishErrorCode.FAN_NOT_IN_POOL,
+            "No consenting member of the placement's pool is named so.",
+            field,
+        )
+    try:
+        with transaction.atomic():
+            placement = Placement.objects.select_related("campaign").get(pk=placement.pk)
+            if (
+                placement.status != Placement.Status.ACCEPTED
+                or placement.campaign.status != Campaign.Status.ACTIVE
+            ):
+                raise ServiceError.single(
+                    PublishErrorCode.PLACEMENT_NOT_ACCEPTED, "The placement is not running.", "placement_id"
+                )
+            return _bind_coupon(
+                placement=placement,
+                fan=membership.fan,
+                claim_link=None,
+                channel=PUBLISH_CHANNEL,
+                now=timezone.now(),
+            )
+    except IntegrityError:
+        coupon = Coupon.objects.filter(placement_id=placement.pk, fan_id=membership.fan_id, ordinal=1).first()
+        if coupon is None:
+            raise
+        return coupon, False
+
+
+# --- expiry reminders -------------------------------------------------------------------
+
+
+def send_expiry_reminders(*, now=None, days: int | None = None) -> int:
+    """Texts every fan whose coupon ends within ``days`` (settings.FANS_REMINDER_DAYS): once
+    per coupon, whatever the re-runs (a unique row per coupon, inserted with the send in one
+    transaction), and only to fans who let us keep their number and still consent to the
+    coupon's pool. Returns how many went out.
+    """
+    now = now or timezone.now()
+    days = settings.FANS_REMINDER_DAYS if days is None else days
+    due = (
+        Coupon.objects.filter(
+            status=Coupon.Status.ISSUED,
+            valid_until__gt=now,
+            valid_until__lte=now + dt.timedelta(days=days),
+            fan__contact__isnull=False,
+            fan__memberships__pool_id=F("placement__pool_id"),
+            fan__memberships__consent_withdrawn_at__isnull=True,
+        )
+        .exclude(pk__in=ExpiryReminder.objects.values("coupon_id"))
+        .values_list("pk", flat=True)
+        .order_by("pk")
+    )
+    sent = 0
+    for coupon_id in list(due[:5000]):
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "INSERT INTO fans_expiryreminder (coupon_id, sent_at) VALUES (%s, %s) "
+                    "ON CONFLICT (coupon_id) DO NOTHING RETURNING coupon_id",
+                    [coupon_id, now],
+                )
+                if cursor.fetchone() is None:
+                    continue  # another run took it
+            coupon = Coupon.objects.select_related("campaign", "fan__contact").get(pk=coupon_id)
+            contact = coupon.fan.contact
+            wallet = wallet_for(fan=coupon.fan)
+            with translation.override(contact.language):
+                body = gettext("Your coupon %(name)s expires on %(date)s. Open your wallet: %(url)s") % {
+                    "name": coupon.campaign.name,
+                    "date": coupon.valid_until.date().isoformat(),
+                    "url": settings.FANS_PUBLIC_URL.rstrip("/")
+                    + reverse("fans:wallet", kwargs={"token": wallet.token}),
+                }
+            send_text(
+                phone=decrypt_phone(contact.phone_encrypted),
+                recipient_key=coupon.fan.fan_key,
+                kind="expiry_reminder",
+                body=body,
+            )
+            sent += 1
+    return sent
+
+
+# --- the publisher's claim links -------------------------------------------------------
+
+
+@transaction.atomic
+def claim_link_create(*, merchant: Merchant, placement: Placement, channel: str) -> ClaimLink:
+    """A new claim link for an accepted placement: its publisher only."""
+    if placement.publisher_id != merchant.pk:
+        raise ServiceError.single(
+            ClaimLinkErrorCode.ONLY_PUBLISHER, "Only the publisher hands out claim links.", "placement_id"
+        )
+    if placement.status != Placement.Status.ACCEPTED:
+        raise ServiceError.single(
+            ClaimLinkErrorCode.PLACEMENT_NOT_ACCEPTED, f"The placement is {placement.status}.", "placement_id"
+        )
+    channel = (channel or "").strip().lower()
+    if not CHANNEL_RE.match(channel):
+        raise ServiceError.single(
+            ClaimLinkErrorCode.INVALID_CHANNEL,
+            "A channel is 1-40 lower-case letters, digits, '-' or '_' (e.g. wechat-group).",
+            "channel",
+        )
+    return ClaimLink.objects.create(placement=placement, channel=channel, token=secrets.token_urlsafe(12))
+
+
+def claim_link_disable(*, merchant: Merchant, claim_link: ClaimLink) -> ClaimLink:
+    """Stops a claim link (idempotent); coupons already claimed stay valid."""
+    if claim_link.placement.publisher_id != merchant.pk:
+        raise ServiceError.single(
+            ClaimLinkErrorCode.ONLY_PUBLISHER, "Only the publisher manages claim links.", "id"
+        )
+    ClaimLink.objects.filter(pk=claim_link.pk, disabled_at__isnull=True).update(disabled_at=timezone.now())
+    claim_link.refresh_from_db(fields=["disabled_at"])
+    return claim_link
