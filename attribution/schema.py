@@ -12,6 +12,7 @@ from backend.api import ids
 from backend.api.errors import ServiceError
 from backend.api.mutations import BaseMutation
 from backend.api.permissions import BRAND, FINANCE, not_found, require_key
+from backend.api.scalars import Money
 from backend.api.types import MerchantScopedType
 
 from . import exports, selectors, services
@@ -50,10 +51,10 @@ class ReportFigures(graphene.Interface):
     redemption_rate = graphene.Float(description="redeemed / issued.")
     voided = graphene.BigInt(required=True)
     attributed = graphene.BigInt(required=True, description="Redeemed inside the attribution window.")
-    gmv = graphene.BigInt(required=True, description="Order amounts, minor units.")
-    discount = graphene.BigInt(required=True, description="Discount given, minor units.")
-    fees = graphene.BigInt(required=True, description="Fees of attributed write-offs, minor units.")
-    cost_per_redemption = graphene.BigInt(description="(discount + fees) / redeemed, rounded half up.")
+    gmv = Money(required=True, description="Order amounts, minor units.")
+    discount = Money(required=True, description="Discount given, minor units.")
+    fees = Money(required=True, description="Fees of attributed write-offs, minor units.")
+    cost_per_redemption = Money(description="(discount + fees) / redeemed, rounded half up.")
     median_seconds_to_redeem = graphene.Float()
     new_customers = graphene.BigInt(required=True)
     new_customer_share = graphene.Float()

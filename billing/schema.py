@@ -13,6 +13,7 @@ from graphql import GraphQLError
 
 from backend.api import ids
 from backend.api.permissions import FINANCE, not_found, require_key
+from backend.api.scalars import Money
 from backend.api.types import CountableConnection, MerchantScopedType
 
 from . import selectors
@@ -101,11 +102,11 @@ class LedgerBalanceType(graphene.ObjectType):
 
     account_kind = LedgerAccountKind(required=True)
     currency = graphene.String(required=True)
-    pending = graphene.BigInt(required=True, description="Minor units.")
-    locked = graphene.BigInt(required=True)
-    invoiced = graphene.BigInt(required=True)
-    paid = graphene.BigInt(required=True)
-    total = graphene.BigInt(required=True, description="Debit > 0 (owed by you), credit < 0 (owed to you).")
+    pending = Money(required=True, description="Minor units.")
+    locked = Money(required=True)
+    invoiced = Money(required=True)
+    paid = Money(required=True)
+    total = Money(required=True, description="Debit > 0 (owed by you), credit < 0 (owed to you).")
 
 
 class PublisherStatementLineType(graphene.ObjectType):
@@ -115,9 +116,9 @@ class PublisherStatementLineType(graphene.ObjectType):
     currency = graphene.String(required=True)
     write_offs = graphene.Int(required=True)
     credits = graphene.Int(required=True)
-    earned = graphene.BigInt(required=True, description="Net share for the month, minor units.")
-    paid_by_issuers = graphene.BigInt(required=True)
-    outstanding = graphene.BigInt(required=True)
+    earned = Money(required=True, description="Net share for the month, minor units.")
+    paid_by_issuers = Money(required=True)
+    outstanding = Money(required=True)
 
 
 class PublisherStatementType(graphene.ObjectType):

@@ -13,6 +13,7 @@ from backend.api import ids
 from backend.api.errors import ServiceError
 from backend.api.mutations import BaseMutation
 from backend.api.permissions import ADMIN, ANY_KEY, BRAND, caller_of, require_key
+from backend.api.scalars import Money
 from backend.api.types import CountableConnection, MerchantScopedType, ModelType
 from backend.audience.selectors import listed_pool
 from backend.merchants.schema import StoreType
@@ -50,7 +51,7 @@ class CampaignType(MerchantScopedType):
         graphene.NonNull(StoreType), required=True, description="Empty when allStores is true."
     )
     redeemed_count = graphene.Int(required=True, description="Verified, non-voided write-offs.")
-    spent_amount = graphene.Int(required=True, description="Discounts given plus fees, minor units.")
+    spent_amount = Money(required=True, description="Discounts given plus fees, minor units.")
     placements = graphene.List(graphene.NonNull(lambda: PlacementType), required=True)
 
     class Meta:
@@ -118,19 +119,19 @@ class CampaignOffer(graphene.ObjectType):
     description = graphene.String(required=True)
     status = CampaignStatus(required=True)
     benefit_kind = BenefitKind(required=True)
-    amount_off = graphene.Int()
+    amount_off = Money()
     percent_off_bps = graphene.Int()
-    percent_cap = graphene.Int()
+    percent_cap = Money()
     free_item_name = graphene.String(required=True)
-    free_item_value = graphene.Int()
-    min_spend = graphene.Int(required=True)
+    free_item_value = Money()
+    min_spend = Money(required=True)
     currency = graphene.String(required=True)
     valid_from = graphene.DateTime()
     valid_until = graphene.DateTime()
     valid_days_after_issue = graphene.Int()
     coupons_per_fan = graphene.Int(required=True)
     per_fan_limit = graphene.Int(required=True)
-    fee_per_redemption = graphene.Int(required=True)
+    fee_per_redemption = Money(required=True)
 
 
 class PlacementType(ModelType):
@@ -246,12 +247,12 @@ class Query(graphene.ObjectType):
 
 class _CampaignTermsFields:
     description = graphene.String()
-    amount_off = graphene.Int(description="AMOUNT_OFF: minor units off the order.")
+    amount_off = Money(description="AMOUNT_OFF: minor units off the order.")
     percent_off_bps = graphene.Int(description="PERCENT_OFF: 1..10000 basis points.")
-    percent_cap = graphene.Int(description="PERCENT_OFF: the most it takes off, minor units (required).")
+    percent_cap = Money(description="PERCENT_OFF: the most it takes off, minor units (required).")
     free_item_name = graphene.String(description="FREE_ITEM: what the fan gets.")
-    free_item_value = graphene.Int(description="FREE_ITEM: its price, minor units.")
-    min_spend = graphene.Int()
+    free_item_value = Money(description="FREE_ITEM: its price, minor units.")
+    min_spend = Money()
     currency = graphene.String(description="ISO 4217; defaults to the merchant's currency.")
     valid_from = graphene.DateTime()
     valid_until = graphene.DateTime()
@@ -262,8 +263,8 @@ class _CampaignTermsFields:
     per_fan_limit = graphene.Int()
     coupons_per_fan = graphene.Int()
     max_redemptions = graphene.Int()
-    budget_cap = graphene.Int()
-    fee_per_redemption = graphene.Int()
+    budget_cap = Money()
+    fee_per_redemption = Money()
     publisher_share_bps = graphene.Int()
     void_window_seconds = graphene.Int()
     attribution_window_days = graphene.Int()
