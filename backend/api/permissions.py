@@ -17,6 +17,8 @@ ADMIN = ApiKey.Role.ADMIN.value
 BRAND = ApiKey.Role.BRAND.value
 FINANCE = ApiKey.Role.FINANCE.value
 ANY_KEY = (ADMIN, BRAND, FINANCE)
+# Redeemable coupon codes are money: finance reads reports, ledger and invoices, never codes.
+CODE_READERS = (ADMIN, BRAND)
 
 
 def unauthenticated(message: str = "Authentication required.") -> GraphQLError:
