@@ -34,7 +34,7 @@ from graphql import (
     validate,
 )
 
-from backend.api import cost
+from backend.api import cost, inputs
 from backend.merchants.authentication import (
     AuthenticationFailed,
     authenticate_api_key,
@@ -140,6 +140,7 @@ def valid_document(schema: GraphQLSchema, rules: tuple, query: str, limits: cost
     """
     document = cost.parse_bounded(query, limits)
     cost.check_document(schema, document, {}, limits)
+    inputs.check_document(document)
     errors = validate(schema, document, rules, graphene_settings.MAX_VALIDATION_ERRORS)
     if errors:
         raise _Invalid(errors)
@@ -221,6 +222,9 @@ class ApiGraphQLView(GraphQLView):
         limits = cost.CostLimits.from_settings()
         caller = getattr(request, "caller", None)
         try:
+            inputs.check_query_text(query)
+            if variables:
+                inputs.check_variables(variables)
             if caller is None:
                 # Anonymous: a small parse of a small document, and only __typename runs.
                 limits = cost.anonymous_limits(limits, debug=settings.DEBUG)

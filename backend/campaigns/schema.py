@@ -13,7 +13,7 @@ from backend.api import ids
 from backend.api.errors import ServiceError
 from backend.api.mutations import BaseMutation
 from backend.api.permissions import ADMIN, ANY_KEY, BRAND, caller_of, require_key
-from backend.api.scalars import Money
+from backend.api.scalars import DateTime, Money
 from backend.api.types import CountableConnection, MerchantScopedType, ModelType
 from backend.audience.selectors import listed_pool
 from backend.merchants.schema import StoreType
@@ -126,8 +126,8 @@ class CampaignOffer(graphene.ObjectType):
     free_item_value = Money()
     min_spend = Money(required=True)
     currency = graphene.String(required=True)
-    valid_from = graphene.DateTime()
-    valid_until = graphene.DateTime()
+    valid_from = DateTime()
+    valid_until = DateTime()
     valid_days_after_issue = graphene.Int()
     coupons_per_fan = graphene.Int(required=True)
     per_fan_limit = graphene.Int(required=True)
@@ -254,8 +254,8 @@ class _CampaignTermsFields:
     free_item_value = Money(description="FREE_ITEM: its price, minor units.")
     min_spend = Money()
     currency = graphene.String(description="ISO 4217; defaults to the merchant's currency.")
-    valid_from = graphene.DateTime()
-    valid_until = graphene.DateTime()
+    valid_from = DateTime()
+    valid_until = DateTime()
     valid_days_after_issue = graphene.Int(description="Each coupon is valid this many days after issue.")
     accepted_store_ids = graphene.List(
         graphene.NonNull(graphene.ID), description="The issuer's own stores; empty or absent = all stores."

@@ -121,7 +121,7 @@ GRAPHQL_MAX_DIRECTIVES = env.int("GRAPHQL_MAX_DIRECTIVES", default=50)
 GRAPHQL_MAX_FIELDS = env.int("GRAPHQL_MAX_FIELDS", default=1_000)  # after fragments are expanded
 GRAPHQL_MAX_DEPTH = env.int("GRAPHQL_MAX_DEPTH", default=10)
 GRAPHQL_MAX_COST = env.int("GRAPHQL_MAX_COST", default=50_000)  # fields x rows (first/last)
-GRAPHQL_MAX_LIST_ITEMS = env.int("GRAPHQL_MAX_LIST_ITEMS", default=1_000)  # any list argument
+GRAPHQL_MAX_LIST_ITEMS = env.int("GRAPHQL_MAX_LIST_ITEMS", default=5_000)  # any list argument
 # Root fields whose one call scans or starts much more than a row: their cost, instead of 1.
 GRAPHQL_FIELD_COSTS = {
     "Query.attributionReport": 5_000,

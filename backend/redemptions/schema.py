@@ -14,7 +14,7 @@ from backend.api import ids
 from backend.api.errors import ServiceError
 from backend.api.mutations import BaseMutation, UserError
 from backend.api.permissions import ANY_KEY, not_found, require_key, require_terminal
-from backend.api.scalars import Money
+from backend.api.scalars import DateTime, Money
 from backend.api.types import CountableConnection, MerchantScopedType
 from backend.merchants.schema import StoreType, TerminalType
 
@@ -94,7 +94,7 @@ class RedemptionReceipt(graphene.ObjectType):
     pay_amount = Money(required=True)
     currency = graphene.String(required=True)
     campaign_name = graphene.String()
-    created_at = graphene.DateTime(required=True)
+    created_at = DateTime(required=True)
 
     @classmethod
     def from_answer(cls, answer: dict[str, Any]) -> RedemptionReceipt:
@@ -137,8 +137,8 @@ class Query(graphene.ObjectType):
         status=RedemptionStatus(),
         campaign_id=graphene.ID(),
         store_id=graphene.ID(),
-        since=graphene.DateTime(),
-        until=graphene.DateTime(),
+        since=DateTime(),
+        until=DateTime(),
         description="Write-offs at the caller's terminals, newest first.",
     )
     redemption = graphene.Field(RedemptionType, id=graphene.ID(required=True))
