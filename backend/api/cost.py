@@ -180,6 +180,11 @@ class _Analysis:
                 return None
         return None
 
+    def literal(self, node: ValueNode) -> Any:
+        if isinstance(node, VariableNode):
+            return self.variables.get(node.name.value)
+        return value_from_ast_untyped(node, self.variables)
+
     def check_lists(self, node: ValueNode) -> None:
         if isinstance(node, ListValueNode):
             if len(node.values) > self.limits.max_list_items:
@@ -196,6 +201,9 @@ class _Analysis:
         """How many rows ``field`` may return: its ``first``/``last``, else the page size for
         a connection, else 1."""
         requested = None
+        given = {a.name.value for a in field.arguments if self.literal(a.value) is not None}
+        if "offset" in given and "before" in given:
+            raise invalid("`offset` and `before` cannot be used together.", BAD_USER_INPUT)
         for argument in field.arguments:
             self.check_lists(argument.value)
             name = argument.name.value
