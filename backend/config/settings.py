@@ -113,7 +113,7 @@ GRAPHENE = {
 # Limits on a document, checked on its syntax tree before validation (backend/api/cost.py);
 # anchors: GraphQL Armor's defaults, GitHub's and Shopify's computed costs. README, "The API".
 GRAPHQL_MAX_BYTES = env.int("GRAPHQL_MAX_BYTES", default=50_000)  # of the query text
-GRAPHQL_MAX_TOKENS = env.int("GRAPHQL_MAX_TOKENS", default=5_000)
+GRAPHQL_MAX_TOKENS = env.int("GRAPHQL_MAX_TOKENS", default=1_000)
 GRAPHQL_MAX_OPERATIONS = env.int("GRAPHQL_MAX_OPERATIONS", default=20)
 GRAPHQL_MAX_ALIASES = env.int("GRAPHQL_MAX_ALIASES", default=30)
 GRAPHQL_MAX_FRAGMENT_SPREADS = env.int("GRAPHQL_MAX_FRAGMENT_SPREADS", default=100)

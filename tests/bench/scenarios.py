@@ -22,7 +22,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from . import invariants, servers, sql, world
+from . import attacks, invariants, servers, sql, world
 from .sizes import Sizes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -735,6 +735,7 @@ SCENARIOS: dict[int, Callable[[Context], list[Row]]] = {
     4: s4_report,
     5: s5_list,
     6: s6_writeoffs_during_issuance,
+    7: attacks.s7_attacks,
 }
 
 

@@ -10,16 +10,10 @@ import json
 import pytest
 from django.conf import settings
 
+from tests.bench.attacks import fragment_bomb  # the documents scripts/bench times
 from tests.factories import MerchantFactory, StoreFactory, make_api_key, make_terminal
 
 pytestmark = pytest.mark.django_db
-
-
-def fragment_bomb(levels: int = 20) -> str:
-    """2^levels spreads of ``me`` in a few hundred bytes: each fragment spreads the previous twice."""
-    parts = [f"query Bomb {{ ...F{levels} }}", "fragment F0 on Query { me { id } }"]
-    parts += [f"fragment F{i} on Query {{ ...F{i - 1} ...F{i - 1} }}" for i in range(1, levels + 1)]
-    return "\n".join(parts)
 
 
 @pytest.fixture
@@ -191,3 +185,22 @@ def test_a_terminal_is_bounded_the_same_way(api):
     terminal, secret = make_terminal(store)
     r = api.execute(fragment_bomb(40), terminal=(terminal.uid, secret))
     refusal(r, "fields")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_legitimate_request_is_answered_while_eight_clients_send_bombs(live_server):
+    """Real concurrent HTTP clients against the threaded live server: every bomb is refused
+    with its code and every `{ me { name } }` meanwhile answers. How fast is measured by
+    scripts/bench (scenario 7), not asserted here."""
+    from tests.bench import attacks
+
+    merchant = MerchantFactory(name="Sweet Spoon")
+    key = make_api_key(merchant, "admin")
+    url = f"{live_server.url}/graphql/"
+    for attack in attacks.attacks():
+        result = attacks.measure_attack(url, key, attack, repeats=2)
+        assert result["refused"], (attack.name, result["wrong_answers"])
+    legit = attacks.legit_during_bombs(url, key, requests_=10)
+    assert legit["answered"], legit["failures"]
+    assert legit["bombs_sent"] > 0
