@@ -146,6 +146,13 @@ def test_anonymous_requests_may_ask_only_typename(api):
     assert r.error_codes == ["UNAUTHENTICATED"]
 
 
+def test_under_debug_an_anonymous_client_may_introspect(api, settings):
+    settings.DEBUG = True
+    r = api.execute("{ __schema { queryType { name } } }")
+    assert r.ok() == {"__schema": {"queryType": {"name": "Query"}}}
+    assert api.execute("{ me { id } }").error_codes == ["UNAUTHENTICATED"]
+
+
 def test_typename_is_allowed_with_introspection_off(api, key):
     r = api.execute("{ me { __typename id } }", key=key)
     assert r.ok()["me"]["__typename"] == "MerchantType" or r.data["me"]["__typename"]
