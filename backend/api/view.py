@@ -288,7 +288,12 @@ class ApiGraphQLView(GraphQLView):
         formatted = GraphQLView.format_error(error)
         original = getattr(error, "original_error", None)
         if isinstance(error, HttpError):
-            formatted["extensions"] = {"code": "BAD_REQUEST"}
+            status = error.response.status_code
+            formatted["extensions"] = {"code": "METHOD_NOT_ALLOWED" if status == 405 else "BAD_REQUEST"}
+        elif database_unreachable(original):
+            logger.warning("graphql.database_unreachable: %s", type(original).__name__)
+            formatted["message"] = "The service is unavailable; try again shortly."
+            formatted["extensions"] = {"code": "SERVICE_UNAVAILABLE"}
         elif original is not None and not isinstance(original, GraphQLError):
             # An unexpected exception: log it whole, tell the client nothing internal.
             logger.error("graphql.unhandled_error", exc_info=original)

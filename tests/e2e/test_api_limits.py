@@ -211,3 +211,10 @@ def test_a_legitimate_request_is_answered_while_eight_clients_send_bombs(live_se
     legit = attacks.legit_during_bombs(url, key, requests_=10)
     assert legit["answered"], legit["failures"]
     assert legit["bombs_sent"] > 0
+
+
+def test_a_mutation_over_get_is_a_json_405(client, key):
+    query = 'mutation { storeCreate(input: {name: "x"}) { errors { code } } }'
+    response = client.get("/graphql/", {"query": query}, HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert response.status_code == 405
+    assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
