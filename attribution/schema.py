@@ -268,6 +268,7 @@ class Query(graphene.ObjectType):
 
 
 class ReportExportCreate(BaseMutation):
+    error_codes = AttributionErrorCode
     export = graphene.Field(ReportExportType)
     roles = REPORT_ROLES
 

@@ -38,6 +38,26 @@ if [ -z "${SECRET_KEY:-}" ]; then
 fi
 export SECRET_KEY
 
+# What the browser tests (tests/browser/) need on a fresh machine: Debian's Chromium and a
+# CJK font (without it Chinese renders as boxes). Playwright comes from the `test` extra;
+# it never downloads a browser of its own (`playwright install` fails on these machines).
+ensure_browser() {
+  if [ -x /usr/bin/chromium ] && [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then
+    return 0
+  fi
+  if [ "$(id -u)" != 0 ]; then
+    echo "browser tests need Debian's chromium and fonts-wqy-microhei; as root run:" >&2
+    echo "  apt-get update && apt-get install -y chromium fonts-wqy-microhei" >&2
+    return 1
+  fi
+  echo "==> installing chromium and a CJK font for the browser tests (apt-get, once)"
+  { DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei; } >"$LOCAL/apt-browser.log" 2>&1 || {
+    echo "could not install chromium and fonts-wqy-microhei (see $LOCAL/apt-browser.log)" >&2
+    return 1
+  }
+}
+
 stop_embedded() {
   if [ "$STARTED_EMBEDDED" = 1 ] && [ "${KEEP_EMBEDDED:-0}" != 1 ]; then
     "$PY" scripts/embedded.py stop "$LOCAL" || true

@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from backend.merchants.credentials import sign_terminal_request
+from backend.merchants.credentials import new_nonce, sign_terminal_request
 
 
 @dataclass
@@ -35,13 +35,25 @@ class GraphQLResponse:
         return self.data
 
 
-def terminal_headers(uid: str, secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
-    ts = str(int(time.time()) if timestamp is None else timestamp)
-    return {
-        "X-Terminal-Id": uid,
-        "X-Timestamp": ts,
-        "X-Signature": sign_terminal_request(secret, ts, body),
-    }
+def terminal_headers(
+    uid: str,
+    secret: str,
+    body: bytes,
+    timestamp: int | None = None,
+    *,
+    nonce: str | None = None,
+    method: str = "POST",
+    path: str = "/graphql/",
+    query: str = "",
+) -> dict[str, str]:
+    """Signature scheme v2 headers for one request; ``timestamp`` in Unix seconds (converted
+    to the milliseconds the scheme sends) or now."""
+    ts = str(int(time.time() * 1000) if timestamp is None else int(timestamp) * 1000)
+    nonce = nonce or new_nonce()
+    signature = sign_terminal_request(
+        secret, method=method, path=path, query=query, timestamp=ts, nonce=nonce, body=body
+    )
+    return {"X-Terminal-Id": uid, "X-Timestamp": ts, "X-Nonce": nonce, "X-Signature": signature}
 
 
 class ApiClient:

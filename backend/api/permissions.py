@@ -10,12 +10,11 @@ from collections.abc import Iterable
 
 from graphql import GraphQLError
 
-from backend.merchants.authentication import Caller
-from backend.merchants.models import ApiKey
+from .callers import Caller, Role
 
-ADMIN = ApiKey.Role.ADMIN.value
-BRAND = ApiKey.Role.BRAND.value
-FINANCE = ApiKey.Role.FINANCE.value
+ADMIN = Role.ADMIN.value
+BRAND = Role.BRAND.value
+FINANCE = Role.FINANCE.value
 ANY_KEY = (ADMIN, BRAND, FINANCE)
 # Redeemable coupon codes are money: finance reads reports, ledger and invoices, never codes.
 CODE_READERS = (ADMIN, BRAND)

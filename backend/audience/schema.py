@@ -15,6 +15,7 @@ from backend.api.scalars import DateTime
 from backend.api.types import CountableConnection, MerchantScopedType
 
 from . import imports, selectors, services
+from .errors import AudienceErrorCode
 from .models import Fan, FanImport, FanPool, PoolMembership
 
 WRITE = (ADMIN, BRAND)
@@ -213,6 +214,7 @@ class FanPoolUpdateInput(graphene.InputObjectType):
 
 
 class FanPoolCreate(BaseMutation):
+    error_codes = AudienceErrorCode
     fan_pool = graphene.Field(FanPoolType)
     roles = WRITE
 
@@ -234,6 +236,7 @@ class FanPoolCreate(BaseMutation):
 
 
 class FanPoolUpdate(BaseMutation):
+    error_codes = AudienceErrorCode
     fan_pool = graphene.Field(FanPoolType)
     roles = WRITE
 
@@ -261,6 +264,8 @@ class FanInput(FanIdentityInput):
 
 class PoolFansAdd(BaseMutation):
     """Add up to 1000 consented fans: all, or none if any is invalid (errors name fans.<i>.<field>)."""
+
+    error_codes = AudienceErrorCode
 
     fan_pool = graphene.Field(FanPoolType)
     added = graphene.Int()
@@ -290,6 +295,8 @@ class PoolFansAdd(BaseMutation):
 
 class PoolFanConsentWithdraw(BaseMutation):
     """Record a fan's withdrawal of consent: named by membership id or by its phone / open id."""
+
+    error_codes = AudienceErrorCode
 
     membership = graphene.Field(PoolMembershipType)
     roles = WRITE
@@ -321,6 +328,8 @@ class PoolFanConsentWithdraw(BaseMutation):
 
 class FanImportCreate(BaseMutation):
     """Import a small CSV file given as text (up to 1 MiB); larger files: POST /imports/fans/<poolId>."""
+
+    error_codes = AudienceErrorCode
 
     fan_import = graphene.Field(FanImportType)
     roles = WRITE

@@ -19,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from backend.api import ids
 from backend.api.errors import ServiceError
 from backend.api.permissions import ADMIN, BRAND
-from backend.merchants.authentication import AuthenticationFailed, authenticate_api_key
+from backend.gateway.authentication import AuthenticationFailed, authenticate_api_key
 
 from . import imports, selectors
 from .errors import AudienceErrorCode

@@ -1,7 +1,8 @@
 """Demo campaign: Sweet Spoon's "5 off any dessert", placed in Mochi Cartoon's "Mochi Fans" pool.
 
-Run by `manage.py seed_demo` after the audience demo (settings.DEMO_SEED_HOOKS). Idempotent:
-a second run finds the campaign, the placement and the coupons already there.
+Run by the demo network (backend.demo.seeding) after the audience demo; the coupons' demo
+then issues codes through the placement. Idempotent: a second run finds the campaign and the
+placement already there.
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from __future__ import annotations
 from django.db import transaction
 
 from backend.audience.models import FanPool
-from backend.coupons import issuance
-from backend.coupons.models import Coupon, IssuanceJob
 from backend.merchants.models import Merchant
 
 from . import services
@@ -52,19 +51,21 @@ def seed() -> list[str]:
             placement = services.placement_propose(campaign=campaign, pool=pool, quota=QUOTA)
         if placement is not None and placement.status == Placement.Status.PROPOSED:
             placement = services.placement_accept(placement=placement, merchant=pool.merchant)
-        if placement is None or placement.status != Placement.Status.ACCEPTED:
-            return [f"Demo campaign {CAMPAIGN!r}: {campaign.status}, no accepted placement."]
-        job = None
-        if not IssuanceJob.objects.filter(placement=placement, status=IssuanceJob.Status.SUCCEEDED).exists():
-            job = IssuanceJob.objects.create(placement=placement, requested_by=pool.merchant)
-    if job is not None:
-        issuance.run_job_inline(job_id=job.pk)  # synchronously, so the demo needs no worker
-    placement.refresh_from_db()
-    sample = list(
-        Coupon.objects.filter(placement=placement).order_by("id").values_list("code", flat=True)[:3]
+    if placement is None or placement.status != Placement.Status.ACCEPTED:
+        return [f"Demo campaign {CAMPAIGN!r}: {campaign.status}, no accepted placement."]
+    return [f"Demo campaign {CAMPAIGN!r} ({ISSUER}) placed in {POOL!r} ({PUBLISHER})."]
+
+
+def accepted_placement() -> Placement | None:
+    """The demo campaign's accepted placement in the demo pool, once seed() has made it."""
+    return (
+        Placement.objects.filter(
+            campaign__merchant__slug=ISSUER,
+            campaign__name=CAMPAIGN,
+            pool__merchant__slug=PUBLISHER,
+            pool__name=POOL,
+            status=Placement.Status.ACCEPTED,
+        )
+        .order_by("-id")
+        .first()
     )
-    return [
-        f"Demo campaign {CAMPAIGN!r} ({ISSUER}) placed in {POOL!r} ({PUBLISHER}): "
-        f"{placement.issued_count} coupons issued.",
-        f"  demo coupon codes: {', '.join(sample) or '(none)'}",
-    ]

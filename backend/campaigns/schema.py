@@ -19,6 +19,7 @@ from backend.audience.selectors import listed_pool
 from backend.merchants.schema import StoreType
 
 from . import selectors, services
+from .errors import CampaignErrorCode, PlacementErrorCode
 from .models import Campaign, CampaignSlot, Placement
 from .terms import TERM_FIELDS
 
@@ -291,6 +292,7 @@ def _terms_from(input_: dict) -> tuple[dict, list[int | None] | None]:
 
 
 class CampaignCreate(BaseMutation):
+    error_codes = CampaignErrorCode
     campaign = graphene.Field(CampaignType)
     roles = WRITE
 
@@ -305,6 +307,7 @@ class CampaignCreate(BaseMutation):
 
 
 class CampaignUpdate(BaseMutation):
+    error_codes = CampaignErrorCode
     campaign = graphene.Field(CampaignType)
     roles = WRITE
 
@@ -323,6 +326,7 @@ class CampaignUpdate(BaseMutation):
 
 def _campaign_transition(service, doc: str):
     class Transition(BaseMutation):
+        error_codes = CampaignErrorCode
         __doc__ = doc
         campaign = graphene.Field(CampaignType)
         roles = WRITE
@@ -361,6 +365,7 @@ class PlacementProposeInput(graphene.InputObjectType):
 
 
 class PlacementPropose(BaseMutation):
+    error_codes = PlacementErrorCode
     placement = graphene.Field(PlacementType)
     roles = WRITE
 
@@ -382,6 +387,7 @@ class PlacementPropose(BaseMutation):
 
 def _placement_action(service, doc: str):
     class Action(BaseMutation):
+        error_codes = PlacementErrorCode
         __doc__ = doc
         placement = graphene.Field(PlacementType)
         roles = WRITE

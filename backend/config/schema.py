@@ -9,8 +9,9 @@ from backend.campaigns import schema as campaigns
 from backend.coupons import schema as coupons
 from backend.merchants import schema as merchants
 from backend.redemptions import schema as redemptions
+from backend.till import schema as till
 
-APPS = (merchants, audience, campaigns, coupons, redemptions, attribution, billing)
+APPS = (merchants, audience, campaigns, coupons, redemptions, till, attribution, billing)
 
 
 class Query(*(app.Query for app in APPS), graphene.ObjectType):

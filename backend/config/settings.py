@@ -35,13 +35,16 @@ INSTALLED_APPS = [
     "backend.coupons",
     "backend.redemptions",
     "backend.outbox",
+    "backend.till",
     "attribution",
     "billing",
+    "backend.demo",  # above every app: seeds the demo network (manage.py seed_demo)
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # the fan pages: Accept-Language or the switch
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -93,7 +96,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -183,12 +187,10 @@ POS_MAX_WRITEOFFS_PER_MINUTE = env.int("POS_MAX_WRITEOFFS_PER_MINUTE", default=1
 POS_MAX_REJECTIONS = env.int("POS_MAX_REJECTIONS", default=10)
 POS_REJECTION_WINDOW_SECONDS = env.int("POS_REJECTION_WINDOW_SECONDS", default=300)
 EXPORT_LINK_TTL_SECONDS = env.int("EXPORT_LINK_TTL_SECONDS", default=3600)
-# Functions run by `manage.py seed_demo` after the merchants are seeded; each returns
-# lines to add to .local/demo-credentials.txt. Apps add theirs here.
-DEMO_SEED_HOOKS: list[str] = [
-    "backend.audience.demo.seed",  # first: campaigns' demo places into the pool it seeds
-    "backend.campaigns.demo.seed",
-]
+# `manage.py seed_demo` (backend/demo/seeding.py) seeds merchants, audience, campaigns and
+# coupons in that order, then runs these functions; each returns lines to add to
+# .local/demo-credentials.txt. Apps above the core add theirs here.
+DEMO_SEED_HOOKS: list[str] = []
 # Modules imported by the outbox app at start-up to register extra handlers (tests only).
 OUTBOX_EXTRA_HANDLER_MODULES = env.list("OUTBOX_EXTRA_HANDLER_MODULES", default=[])
 

@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from backend.api.view import ApiGraphQLView
 from backend.config.health import healthz, readyz
+from backend.gateway.view import ApiGraphQLView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -13,5 +13,6 @@ urlpatterns = [
     path("readyz", readyz, name="readyz"),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
     path("billing/", include("billing.urls", namespace="billing")),
+    path("till/", include("backend.till.urls", namespace="till")),
     path("", include("backend.audience.urls")),
 ]

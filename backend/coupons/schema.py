@@ -17,6 +17,7 @@ from backend.api.types import CountableConnection, MerchantScopedType
 from backend.campaigns import selectors as campaign_selectors
 
 from . import selectors, services
+from .errors import IssuanceErrorCode
 from .models import Coupon, IssuanceJob
 
 WRITE = (ADMIN, BRAND)
@@ -120,6 +121,8 @@ class IssuanceStartInput(graphene.InputObjectType):
 
 class IssuanceStart(BaseMutation):
     """The publisher issues an accepted placement's coupons to its fans, as a background job."""
+
+    error_codes = IssuanceErrorCode
 
     job = graphene.Field(IssuanceJobType)
     roles = WRITE

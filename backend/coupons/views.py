@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET
 from backend.api import ids
 from backend.api.permissions import CODE_READERS
 from backend.campaigns import selectors as placement_selectors
-from backend.merchants.authentication import AuthenticationFailed, Caller, authenticate_api_key
+from backend.gateway.authentication import AuthenticationFailed, Caller, authenticate_api_key
 
 from . import selectors
 

@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from backend.api import callers
+
 
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
@@ -71,10 +73,7 @@ class Terminal(models.Model):
 
 
 class ApiKey(models.Model):
-    class Role(models.TextChoices):
-        ADMIN = "admin", "Admin"
-        BRAND = "brand", "Brand"
-        FINANCE = "finance", "Finance"
+    Role = callers.Role  # the ground's roles: permissions check them without knowing this model
 
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="api_keys")
     name = models.CharField(max_length=200)
@@ -102,17 +101,17 @@ class ApiKey(models.Model):
 
 
 class TerminalRequestNonce(models.Model):
-    """A signature already seen from a terminal: a second request with it is a replay.
+    """A nonce already seen from a terminal: a second request with it is a replay.
 
     Kept in PostgreSQL (not Redis) so that the POS path does not depend on the broker;
     rows older than the signature window are purged by a periodic task.
     """
 
     terminal = models.ForeignKey(Terminal, on_delete=models.CASCADE, related_name="+")
-    signature = models.CharField(max_length=64)
+    nonce = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["terminal", "signature"], name="terminal_nonce_unique"),
+            models.UniqueConstraint(fields=["terminal", "nonce"], name="terminal_nonce_unique"),
         ]

@@ -14,6 +14,7 @@ from backend.api.permissions import ADMIN, ANY_KEY, not_found, require_key
 from backend.api.types import CountableConnection, MerchantScopedType
 
 from . import selectors, services
+from .errors import MerchantErrorCode
 from .models import ApiKey, Merchant, Store, Terminal
 
 ApiKeyRole = graphene.Enum.from_enum(ApiKey.Role, description="What an API key may do.")
@@ -134,6 +135,7 @@ class StoreUpdateInput(graphene.InputObjectType):
 
 
 class StoreCreate(BaseMutation):
+    error_codes = MerchantErrorCode
     store = graphene.Field(StoreType)
     roles = (ADMIN,)
 
@@ -149,6 +151,7 @@ class StoreCreate(BaseMutation):
 
 
 class StoreUpdate(BaseMutation):
+    error_codes = MerchantErrorCode
     store = graphene.Field(StoreType)
     roles = (ADMIN,)
 
@@ -174,6 +177,7 @@ class TerminalCreateInput(graphene.InputObjectType):
 
 
 class TerminalCreate(BaseMutation):
+    error_codes = MerchantErrorCode
     terminal = graphene.Field(TerminalType)
     secret = graphene.String(description="The signing secret. Shown once: store it now.")
     roles = (ADMIN,)
@@ -188,6 +192,7 @@ class TerminalCreate(BaseMutation):
 
 
 class TerminalUpdate(BaseMutation):
+    error_codes = MerchantErrorCode
     terminal = graphene.Field(TerminalType)
     roles = (ADMIN,)
 
@@ -201,6 +206,7 @@ class TerminalUpdate(BaseMutation):
 
 
 class TerminalRevoke(BaseMutation):
+    error_codes = MerchantErrorCode
     terminal = graphene.Field(TerminalType)
     roles = (ADMIN,)
 
@@ -218,6 +224,7 @@ class ApiKeyCreateInput(graphene.InputObjectType):
 
 
 class ApiKeyCreate(BaseMutation):
+    error_codes = MerchantErrorCode
     api_key = graphene.Field(ApiKeyType)
     secret = graphene.String(description="The full API key. Shown once: store it now.")
     roles = (ADMIN,)
@@ -233,6 +240,7 @@ class ApiKeyCreate(BaseMutation):
 
 
 class ApiKeyRevoke(BaseMutation):
+    error_codes = MerchantErrorCode
     api_key = graphene.Field(ApiKeyType)
     roles = (ADMIN,)
 

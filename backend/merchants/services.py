@@ -159,3 +159,12 @@ def api_key_revoke(*, api_key: ApiKey, revoked_by: ApiKey | None = None) -> ApiK
         raise ServiceError.single(MerchantErrorCode.ALREADY_REVOKED, "Already revoked.", "id")
     api_key.refresh_from_db(fields=["revoked_at"])
     return api_key
+
+
+@transaction.atomic
+def terminal_rotate_secret(*, terminal: Terminal) -> str:
+    """Give ``terminal`` a new signing secret and return it (shown once); the old one stops working."""
+    secret = credentials.new_terminal_secret()
+    terminal.secret_encrypted = credentials.encrypt_terminal_secret(secret)
+    terminal.save(update_fields=["secret_encrypted"])
+    return secret

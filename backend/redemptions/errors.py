@@ -8,6 +8,8 @@ nothing is recorded, and the same request may be sent again later.
 
 from enum import StrEnum
 
+from django.utils.translation import gettext_lazy as _
+
 
 class RedemptionReason(StrEnum):
     UNKNOWN_CODE = "UNKNOWN_CODE"
@@ -28,24 +30,34 @@ class RedemptionReason(StrEnum):
     CAMPAIGN_NOT_ACTIVE = "CAMPAIGN_NOT_ACTIVE"
 
 
-REASON_MESSAGES: dict[str, str] = {
-    RedemptionReason.UNKNOWN_CODE: "No coupon has this code.",
-    RedemptionReason.MISTYPED_CODE: "This code is mistyped: please check it and scan or type it again.",
-    RedemptionReason.ALREADY_REDEEMED: "This coupon has already been used.",
-    RedemptionReason.COUPON_REVOKED: "This coupon has been withdrawn.",
-    RedemptionReason.EXPIRED: "This coupon has expired.",
-    RedemptionReason.NOT_YET_VALID: "This coupon is not valid yet.",
-    RedemptionReason.WRONG_MERCHANT: "This coupon is for another merchant.",
-    RedemptionReason.STORE_NOT_ACCEPTED: "This coupon is not accepted at this store.",
-    RedemptionReason.STORE_INACTIVE: "This store is not active.",
-    RedemptionReason.BELOW_MIN_SPEND: "The order is below the coupon's minimum spend.",
-    RedemptionReason.CURRENCY_MISMATCH: "The order's currency is not the coupon's currency.",
-    RedemptionReason.BUDGET_EXHAUSTED: "This offer has run out.",
-    RedemptionReason.FAN_LIMIT_REACHED: "This customer has already used this offer as often as allowed.",
-    RedemptionReason.CAMPAIGN_PAUSED: "This offer is paused.",
-    RedemptionReason.CAMPAIGN_ENDED: "This offer has ended.",
-    RedemptionReason.CAMPAIGN_NOT_ACTIVE: "This offer is not active.",
+REASON_MESSAGES: dict[str, str] = {  # lazy: rendered in the caller's language
+    RedemptionReason.UNKNOWN_CODE: _("No coupon has this code."),
+    RedemptionReason.MISTYPED_CODE: _("This code is mistyped: please check it and scan or type it again."),
+    RedemptionReason.ALREADY_REDEEMED: _("This coupon has already been used."),
+    RedemptionReason.COUPON_REVOKED: _("This coupon has been withdrawn."),
+    RedemptionReason.EXPIRED: _("This coupon has expired."),
+    RedemptionReason.NOT_YET_VALID: _("This coupon is not valid yet."),
+    RedemptionReason.WRONG_MERCHANT: _("This coupon is for another merchant."),
+    RedemptionReason.STORE_NOT_ACCEPTED: _("This coupon is not accepted at this store."),
+    RedemptionReason.STORE_INACTIVE: _("This store is not active."),
+    RedemptionReason.BELOW_MIN_SPEND: _("The order is below the coupon's minimum spend."),
+    RedemptionReason.CURRENCY_MISMATCH: _("The order's currency is not the coupon's currency."),
+    RedemptionReason.BUDGET_EXHAUSTED: _("This offer has run out."),
+    RedemptionReason.FAN_LIMIT_REACHED: _("This customer has already used this offer as often as allowed."),
+    RedemptionReason.CAMPAIGN_PAUSED: _("This offer is paused."),
+    RedemptionReason.CAMPAIGN_ENDED: _("This offer has ended."),
+    RedemptionReason.CAMPAIGN_NOT_ACTIVE: _("This offer is not active."),
 }
+ACCEPTED_MESSAGE = _("Coupon accepted.")
+CAN_BE_USED_MESSAGE = _("Coupon can be used.")
+
+
+def reason_message(reason: str | None, *, verified: bool = False) -> str:
+    """The cashier's line for an outcome, in the active language (the caller's Accept-Language)."""
+    if verified or not reason:
+        return str(ACCEPTED_MESSAGE)
+    message = REASON_MESSAGES.get(reason)
+    return str(message) if message is not None else reason
 
 
 class RedemptionErrorCode(StrEnum):

@@ -7,18 +7,19 @@ from typing import Any
 
 import graphene
 from graphene import relay
-from graphene.utils.str_converters import to_camel_case, to_snake_case
+from graphene.utils.str_converters import to_snake_case
 from graphene_django.fields import DjangoConnectionField
 
 from backend.api import ids
 from backend.api.errors import ServiceError
-from backend.api.mutations import BaseMutation, UserError
+from backend.api.mutations import BaseMutation, errors_field, payload_errors
 from backend.api.permissions import ANY_KEY, not_found, require_key, require_terminal
 from backend.api.scalars import DateTime, Money
 from backend.api.types import CountableConnection, MerchantScopedType
 from backend.merchants.schema import StoreType, TerminalType
 
 from . import selectors, services
+from .errors import REASON_MESSAGES, RedemptionErrorCode, RedemptionReason, reason_message
 from .models import Redemption
 
 RedemptionStatus = graphene.Enum.from_enum(
@@ -26,11 +27,9 @@ RedemptionStatus = graphene.Enum.from_enum(
 )
 
 
-def _user_errors(errors) -> list[UserError]:
-    return [
-        UserError(field=to_camel_case(e.field) if e.field else None, code=e.code, message=e.message)
-        for e in errors
-    ]
+# The till's errors: a refused request's codes, and a rejected write-off's reason (which
+# redeemCoupon also returns in ``errors``), as they are documented.
+REDEMPTION_ERRORS = (RedemptionErrorCode, RedemptionReason)
 
 
 class RedemptionType(MerchantScopedType):
@@ -43,6 +42,9 @@ class RedemptionType(MerchantScopedType):
     placement = graphene.Field("backend.campaigns.schema.PlacementType")
     store = graphene.Field(StoreType, required=True)
     terminal = graphene.Field(TerminalType, required=True)
+    voidable_until = graphene.DateTime(
+        description="Until when a verified write-off can be voided (the campaign's void window); null otherwise."
+    )
 
     class Meta:
         model = Redemption
@@ -80,6 +82,11 @@ class RedemptionType(MerchantScopedType):
     def resolve_terminal(root, info):
         return root.terminal
 
+    def resolve_voidable_until(root, info):
+        if root.status != Redemption.Status.VERIFIED or root.campaign is None:
+            return None
+        return root.created_at + dt.timedelta(seconds=root.campaign.void_window_seconds)
+
 
 class RedemptionReceipt(graphene.ObjectType):
     """The answer a till gets for a write-off; a retry with the same key gets it again, unchanged."""
@@ -99,6 +106,8 @@ class RedemptionReceipt(graphene.ObjectType):
     @classmethod
     def from_answer(cls, answer: dict[str, Any]) -> RedemptionReceipt:
         values = {to_snake_case(k): v for k, v in answer.items()}
+        # The stored answer is replayed as it was, but its message speaks the caller's language.
+        values["message"] = reason_message(values.get("reason_code"), verified=values["status"] == "VERIFIED")
         values["status"] = values["status"].lower()
         values["created_at"] = dt.datetime.fromisoformat(values["created_at"])
         return cls(**values)
@@ -120,7 +129,7 @@ class CouponCheck(graphene.ObjectType):
 
 class CouponCheckPayload(graphene.ObjectType):
     check = graphene.Field(CouponCheck)
-    errors = graphene.List(graphene.NonNull(UserError), required=True)
+    errors = errors_field(REDEMPTION_ERRORS)
 
 
 class Query(graphene.ObjectType):
@@ -142,6 +151,12 @@ class Query(graphene.ObjectType):
         description="Write-offs at the caller's terminals, newest first.",
     )
     redemption = graphene.Field(RedemptionType, id=graphene.ID(required=True))
+    voidable_redemptions = graphene.List(
+        graphene.NonNull(RedemptionType),
+        required=True,
+        first=graphene.Int(default_value=20, description="At most 100."),
+        description="For terminals: this terminal's verified write-offs still inside their void window, newest first.",
+    )
 
     def resolve_check_coupon(root, info, code, order_amount, currency):
         caller = require_terminal(info)
@@ -150,7 +165,7 @@ class Query(graphene.ObjectType):
                 terminal=caller.terminal, code=code, order_amount=order_amount, currency=currency
             )
         except ServiceError as exc:
-            return CouponCheckPayload(check=None, errors=_user_errors(exc.errors))
+            return CouponCheckPayload(check=None, errors=payload_errors(REDEMPTION_ERRORS, exc.errors))
         return CouponCheckPayload(
             check=CouponCheck(
                 ok=check.ok,
@@ -179,6 +194,12 @@ class Query(graphene.ObjectType):
             until=until,
         )
 
+    def resolve_voidable_redemptions(root, info, first=20):
+        caller = require_terminal(info)
+        return list(
+            selectors.voidable_redemptions_for(terminal=caller.terminal, limit=max(0, min(first, 100)))
+        )
+
     def resolve_redemption(root, info, id):
         caller = require_key(info, ANY_KEY)
         redemption = selectors.redemption_for(
@@ -197,6 +218,8 @@ class RedeemCoupon(BaseMutation):
     returns the first answer unchanged and writes nothing.
     """
 
+    error_codes = REDEMPTION_ERRORS
+
     redemption = graphene.Field(RedemptionReceipt)
     for_terminal = True
 
@@ -212,16 +235,27 @@ class RedeemCoupon(BaseMutation):
         try:
             redemption = services.redeem_coupon(terminal=caller.terminal, **kwargs)
         except ServiceError as exc:
-            return cls(redemption=None, errors=_user_errors(exc.errors))
+            return cls(redemption=None, errors=payload_errors(REDEMPTION_ERRORS, exc.errors))
         answer = services.receipt_of(redemption)
         return cls(
             redemption=RedemptionReceipt.from_answer(answer["redemption"]),
-            errors=[UserError(**error) for error in answer["errors"]],
+            errors=[
+                cls.error_type()(
+                    field=error["field"],
+                    code=error["code"],
+                    message=reason_message(error["code"])
+                    if error["code"] in REASON_MESSAGES
+                    else error["message"],
+                )
+                for error in answer["errors"]
+            ],
         )
 
 
 class VoidRedemption(BaseMutation):
     """Undo a verified write-off within the campaign's void window (same merchant's terminals)."""
+
+    error_codes = REDEMPTION_ERRORS
 
     redemption = graphene.Field(RedemptionType)
     for_terminal = True

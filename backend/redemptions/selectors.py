@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import QuerySet
+from django.db.models import DateTimeField, ExpressionWrapper, F, QuerySet, Value
+from django.utils import timezone
 
-from backend.merchants.models import Merchant
+from backend.merchants.models import Merchant, Terminal
 
 from .models import Redemption
 
@@ -40,3 +41,23 @@ def redemptions_for(
 
 def redemption_for(*, merchant: Merchant, redemption_id: int) -> Redemption | None:
     return redemptions_for(merchant=merchant).filter(pk=redemption_id).first()
+
+
+def voidable_redemptions_for(
+    *, terminal: Terminal, limit: int = 20, now: dt.datetime | None = None
+) -> QuerySet[Redemption]:
+    """The terminal's verified write-offs still inside their campaign's void window, newest first."""
+    now = now or timezone.now()
+    void_until = ExpressionWrapper(
+        F("created_at") + F("campaign__void_window_seconds") * Value(dt.timedelta(seconds=1)),
+        output_field=DateTimeField(),
+    )
+    return (
+        Redemption.objects.filter(
+            merchant_id=terminal.merchant_id, terminal=terminal, status=Redemption.Status.VERIFIED
+        )
+        .alias(void_until=void_until)
+        .filter(void_until__gt=now)
+        .select_related("campaign")
+        .order_by("-created_at", "-id")[:limit]
+    )

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from backend.api import ids
 from backend.api.errors import CommonErrorCode, ErrorCollector, ServiceError
@@ -29,7 +29,7 @@ from backend.outbox import registry
 from backend.outbox.services import emit
 
 from . import rules
-from .errors import REASON_MESSAGES, RedemptionErrorCode, RedemptionReason
+from .errors import CAN_BE_USED_MESSAGE, RedemptionErrorCode, RedemptionReason, reason_message
 from .models import CouponCheckAttempt, Redemption
 
 RAW_CODE_MAX = 64
@@ -157,12 +157,15 @@ def _receipt(
     now: dt.datetime,
 ) -> dict[str, Any]:
     verified = status == Redemption.Status.VERIFIED
-    errors = [] if verified else [{"field": "code", "code": str(reason), "message": REASON_MESSAGES[reason]}]
+    # Stored in English; the API renders the message again in each caller's language.
+    with translation.override("en"):
+        message = reason_message(reason, verified=verified)
+    errors = [] if verified else [{"field": "code", "code": str(reason), "message": message}]
     return {
         "redemption": {
             "status": status.upper(),
             "reasonCode": None if verified else str(reason),
-            "message": "Coupon accepted." if verified else REASON_MESSAGES[reason],
+            "message": message,
             "code": request.code,
             "orderAmount": request.order_amount,
             "discountAmount": discount if verified else 0,
@@ -423,7 +426,7 @@ def check_coupon(
     return CouponCheck(
         ok=reason is None,
         reason=str(reason) if reason else None,
-        message="Coupon can be used." if reason is None else REASON_MESSAGES[reason],
+        message=str(CAN_BE_USED_MESSAGE) if reason is None else reason_message(reason),
         code=request.code,
         order_amount=request.order_amount,
         discount_amount=discount if reason is None else 0,

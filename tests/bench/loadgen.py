@@ -33,12 +33,10 @@ from urllib.parse import urlsplit
 # --- one client: what one item costs -------------------------------------------------------
 
 
-def _hmac_headers(uid: str, secret: str, body: bytes) -> dict[str, str]:
-    import hmac
+def _hmac_headers(uid: str, secret: str, body: bytes, path: str) -> dict[str, str]:
+    from tests.client import terminal_headers
 
-    ts = str(int(time.time()))
-    sig = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return {"X-Terminal-Id": uid, "X-Timestamp": ts, "X-Signature": sig}
+    return terminal_headers(uid, secret, body, path=urlsplit(path).path)
 
 
 def _dig(doc: Any, path: str) -> Any:
@@ -82,7 +80,7 @@ class HttpClient:
         body = self.body_for(item)
         headers = dict(self.headers)
         if self.terminal and body is not None:
-            headers.update(_hmac_headers(self.terminal["uid"], self.terminal["secret"], body))
+            headers.update(_hmac_headers(self.terminal["uid"], self.terminal["secret"], body, self.path))
         path = self.path if self.method == "POST" or not isinstance(item, str) else item
         for attempt in range(2):
             conn = self._connection()

@@ -29,11 +29,11 @@ from . import scenarios, world
 
 # Functions that mark a layer of the write-off: (module, attribute, label).
 LAYERS = [
-    ("backend.api.view", "parse", "GraphQL parse (once per query text: cached)"),
-    ("backend.api.view", "validate", "GraphQL validation (once per query text: cached)"),
-    ("backend.api.view", "execute", "GraphQL execution (resolvers + service)"),
+    ("backend.gateway.view", "parse", "GraphQL parse (once per query text: cached)"),
+    ("backend.gateway.view", "validate", "GraphQL validation (once per query text: cached)"),
+    ("backend.gateway.view", "execute", "GraphQL execution (resolvers + service)"),
     ("backend.redemptions.services", "redeem_coupon", "  of which the write-off service"),
-    ("backend.api.view", "authenticate_terminal", "terminal authentication (signature, nonce)"),
+    ("backend.gateway.view", "authenticate_terminal", "terminal authentication (signature, nonce)"),
 ]
 
 

@@ -20,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from graphql_relay import offset_to_cursor
 
 from backend.api import ids
-from backend.merchants.authentication import AuthenticationFailed, authenticate_api_key
+from backend.gateway.authentication import AuthenticationFailed, authenticate_api_key
 from backend.redemptions.models import Redemption
 
 from . import sql

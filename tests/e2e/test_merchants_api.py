@@ -380,7 +380,7 @@ def test_introspection_and_graphiql_are_off_without_debug(api, shop, client):
 
 
 def test_a_repeated_query_is_parsed_and_validated_once_and_answers_each_caller(api, shop, other):
-    from backend.api.view import valid_document
+    from backend.gateway.view import valid_document
 
     valid_document.cache_clear()
     query = "{ me { name } }"
@@ -393,7 +393,7 @@ def test_a_repeated_query_is_parsed_and_validated_once_and_answers_each_caller(a
 
 
 def test_an_invalid_query_is_refused_every_time_and_never_cached(api, shop):
-    from backend.api.view import valid_document
+    from backend.gateway.view import valid_document
 
     valid_document.cache_clear()
     key = make_api_key(shop[0])

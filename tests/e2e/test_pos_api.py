@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 import uuid
+from urllib.parse import urlencode
 
 import pytest
 from django.db import connection
@@ -13,6 +16,7 @@ from django.utils import timezone
 
 from backend.api import ids
 from backend.coupons import codes
+from backend.merchants.credentials import sign_terminal_request
 from backend.merchants.models import Terminal
 from backend.redemptions.models import Redemption
 from tests.client import terminal_headers
@@ -79,8 +83,7 @@ def test_replay_is_byte_for_byte_the_first_answer(client, operation):
         }
         response = client.post("/graphql/", body, content_type="application/json", **headers)
         assert response.status_code == 200
-        answers.append(response.content)
-        time.sleep(1.01)  # a new timestamp, so the retry is a new signature, not a replay
+        answers.append(response.content)  # the retry is re-signed at once: a new nonce, no replay
     assert answers[0] == answers[1]
     assert Redemption.objects.count() == 1
     changed = redeem_vars(setup.coupons[0].code, amount=3100, key="till-42")
@@ -193,6 +196,10 @@ def signed(operation):
         "no_signature",
         "non_ascii_signature",
         "huge_timestamp",
+        "scheme_v1",
+        "no_nonce",
+        "short_nonce",
+        "seconds_timestamp",
     ],
 )
 def test_bad_signatures_are_refused_with_401(api, signed, case):
@@ -218,6 +225,31 @@ def test_bad_signatures_are_refused_with_401(api, signed, case):
     elif case == "huge_timestamp":
         headers = terminal_headers(setup.terminal.uid, setup.secret, body)
         response = api.post_raw(body, {**headers, "X-Timestamp": "9" * 5000})
+    elif case == "scheme_v1":  # hex HMAC over "<timestamp>.<body>", the scheme v2 replaced
+        ts = str(now)
+        v1 = hmac.new(setup.secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+        response = api.post_raw(
+            body, {"X-Terminal-Id": setup.terminal.uid, "X-Timestamp": ts, "X-Signature": v1}
+        )
+    elif case == "no_nonce":
+        headers = terminal_headers(setup.terminal.uid, setup.secret, body)
+        response = api.post_raw(body, {k: v for k, v in headers.items() if k != "X-Nonce"})
+    elif case == "short_nonce":
+        headers = terminal_headers(setup.terminal.uid, setup.secret, body, nonce="abc")
+        response = api.post_raw(body, headers)
+    elif case == "seconds_timestamp":  # v2 sends milliseconds; seconds are 1970, far outside the window
+        headers = terminal_headers(setup.terminal.uid, setup.secret, body)
+        ts = str(now)
+        signature = sign_terminal_request(
+            setup.secret,
+            method="POST",
+            path="/graphql/",
+            query="",
+            timestamp=ts,
+            nonce=headers["X-Nonce"],
+            body=body,
+        )
+        response = api.post_raw(body, {**headers, "X-Timestamp": ts, "X-Signature": signature})
     else:
         headers = terminal_headers(setup.terminal.uid, setup.secret, body)
         response = api.post_raw(body, {**headers, "X-Signature": ""})
@@ -238,6 +270,70 @@ def test_a_replayed_request_is_refused(api, signed):
     assert api.post_raw(body, headers).ok()["redeemCoupon"]["errors"] == []
     replay = api.post_raw(body, headers)
     assert (replay.status, replay.error_codes) == (401, ["BAD_SIGNATURE"])
+    assert Redemption.objects.count() == 1
+
+
+def _meta(headers: dict[str, str]) -> dict[str, str]:
+    return {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}
+
+
+@pytest.mark.parametrize("change", ["query_string", "path", "method"])
+def test_a_signed_request_sent_to_another_url_or_method_is_refused(client, operation, change):
+    """The signature covers method, path and query string: none can be changed in flight."""
+    setup = pos_setup()
+    code = setup.coupons[0].code
+    body = body_of(operation("pos_check_coupon"), {"code": code, "orderAmount": 3000, "currency": "CNY"})
+    url = "/graphql/"
+    if change == "query_string":  # signed without one, sent with a smuggled redeem
+        headers = terminal_headers(*setup.signing, body)
+        url += "?" + urlencode(
+            {"query": operation("pos_redeem_coupon"), "variables": json.dumps(redeem_vars(code))}
+        )
+    elif change == "path":
+        headers = terminal_headers(*setup.signing, body, path="/graphql/other/")
+    else:
+        headers = terminal_headers(*setup.signing, body, method="PATCH")
+    response = client.post(url, body, content_type="application/json", **_meta(headers))
+    assert response.status_code == 401, response.content
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_SIGNATURE"
+    assert Redemption.objects.count() == 0
+
+
+def test_a_post_runs_its_body_even_when_the_signed_url_carries_a_query(client, operation):
+    """Even a till that signs a URL with ?query=... runs only the body it sent."""
+    setup = pos_setup()
+    code = setup.coupons[0].code
+    body = body_of(operation("pos_check_coupon"), {"code": code, "orderAmount": 3000, "currency": "CNY"})
+    query = urlencode({"query": operation("pos_redeem_coupon"), "variables": json.dumps(redeem_vars(code))})
+    headers = _meta(terminal_headers(*setup.signing, body, query=query))
+    response = client.post(f"/graphql/?{query}", body, content_type="application/json", **headers)
+    assert response.status_code == 200, response.content
+    assert response.json()["data"]["checkCoupon"]["check"]["ok"] is True
+    assert Redemption.objects.count() == 0
+
+
+def test_a_signed_get_covers_its_query_string(client):
+    setup = pos_setup(coupons=2)
+    check = '{ checkCoupon(code: "%s", orderAmount: 3000, currency: "CNY") { check { ok } } }'
+    query = urlencode({"query": check % setup.coupons[0].code})
+    headers = _meta(terminal_headers(*setup.signing, b"", method="GET", query=query))
+    ok = client.get(f"/graphql/?{query}", **headers)
+    assert ok.status_code == 200, ok.content
+    headers = _meta(terminal_headers(*setup.signing, b"", method="GET", query=query))
+    tampered = urlencode({"query": check % setup.coupons[1].code})
+    response = client.get(f"/graphql/?{tampered}", **headers)
+    assert response.status_code == 401
+
+
+def test_an_identical_retry_resigned_in_the_same_second_is_replayed_by_its_key(api, operation):
+    setup = pos_setup()
+    body = body_of(operation("pos_redeem_coupon"), redeem_vars(setup.coupons[0].code, key="same-second"))
+    ts = int(time.time())
+    first = api.post_raw(body, terminal_headers(*setup.signing, body, ts))
+    again = api.post_raw(body, terminal_headers(*setup.signing, body, ts))
+    assert first.status == again.status == 200
+    assert first.body == again.body
+    assert first.data["redeemCoupon"]["redemption"]["status"] == "VERIFIED"
     assert Redemption.objects.count() == 1
 
 

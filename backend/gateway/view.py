@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import functools
 import logging
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseNotAllowed, JsonResponse
+from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseNotAllowed, JsonResponse, QueryDict
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from graphene_django.settings import graphene_settings
@@ -35,7 +36,7 @@ from graphql import (
 )
 
 from backend.api import cost, inputs
-from backend.merchants.authentication import (
+from backend.gateway.authentication import (
     AuthenticationFailed,
     authenticate_api_key,
     authenticate_terminal,
@@ -43,7 +44,7 @@ from backend.merchants.authentication import (
 
 logger = logging.getLogger(__name__)
 
-TERMINAL_HEADERS = ("HTTP_X_TERMINAL_ID", "HTTP_X_TIMESTAMP", "HTTP_X_SIGNATURE")
+TERMINAL_HEADERS = ("HTTP_X_TERMINAL_ID", "HTTP_X_TIMESTAMP", "HTTP_X_NONCE", "HTTP_X_SIGNATURE")
 
 
 def _error_response(code: str, message: str, status: int) -> JsonResponse:
@@ -62,7 +63,11 @@ def authenticate_request(request: HttpRequest):
         return authenticate_terminal(
             terminal_uid=meta.get("HTTP_X_TERMINAL_ID", ""),
             timestamp=meta.get("HTTP_X_TIMESTAMP", ""),
+            nonce=meta.get("HTTP_X_NONCE", ""),
             signature=meta.get("HTTP_X_SIGNATURE", ""),
+            method=request.method,
+            path=request.path,
+            query=meta.get("QUERY_STRING", ""),
             body=request.body,
         )
     if authorization:
@@ -202,6 +207,14 @@ class ApiGraphQLView(GraphQLView):
             raise HttpError(HttpResponseBadRequest("The request body must be a JSON object."))
         result, status = super().get_response(request, data, show_graphiql)
         return result, getattr(request, "_graphql_status", status)
+
+    @staticmethod
+    def get_graphql_params(request, data):
+        """A POST's operation comes from its body alone, never from the URL's query string:
+        what runs is exactly what the caller sent as the body (and a till signed)."""
+        if request.method == "POST":
+            request = SimpleNamespace(GET=QueryDict())
+        return GraphQLView.get_graphql_params(request, data)
 
     def execute_graphql_request(self, request, data, query, variables, operation_name, show_graphiql=False):
         """graphene-django's, with the parsed and validated document cached (valid_document).

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from . import credentials
-from .models import ApiKey, Merchant, Terminal
+from backend.api.callers import Caller
+from backend.merchants import credentials
+from backend.merchants.models import ApiKey, Terminal
 
 # last_used_at is informative; writing it on every request would make the key row hot.
 LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
@@ -23,18 +23,6 @@ class AuthenticationFailed(Exception):
         self.code = code
         self.message = message
         super().__init__(message)
-
-
-@dataclass(frozen=True)
-class Caller:
-    merchant: Merchant
-    role: str | None = None  # set for API keys
-    api_key: ApiKey | None = None
-    terminal: Terminal | None = None
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.terminal is not None
 
 
 def authenticate_api_key(raw_key: str) -> Caller:
@@ -52,36 +40,54 @@ def authenticate_api_key(raw_key: str) -> Caller:
     return Caller(merchant=key.merchant, role=key.role, api_key=key)
 
 
-def authenticate_terminal(*, terminal_uid: str, timestamp: str, signature: str, body: bytes) -> Caller:
-    """Check a terminal's HMAC signature, its freshness (+-300 s) and that it is not a replay."""
+def authenticate_terminal(
+    *,
+    terminal_uid: str,
+    timestamp: str,
+    nonce: str,
+    signature: str,
+    method: str,
+    path: str,
+    query: str,
+    body: bytes,
+) -> Caller:
+    """Check a terminal's v2 signature over the whole request, its freshness (+-300 s) and
+    that its nonce was not seen before (a replay). See credentials.terminal_signing_message."""
     bad = AuthenticationFailed("BAD_SIGNATURE", "The request signature is not valid.")
-    try:
-        sent_at = int(timestamp)
-    except (TypeError, ValueError):
-        raise AuthenticationFailed("BAD_SIGNATURE", "The timestamp is not a Unix time.") from None
-    skew = abs(timezone.now().timestamp() - sent_at)
+    scheme, _, _ = (signature or "").partition("=")
+    if scheme != credentials.SIGNATURE_SCHEME:
+        raise AuthenticationFailed(
+            "BAD_SIGNATURE", "Sign with scheme v2: X-Signature: v2=<hex HMAC-SHA256> (see the docs)."
+        )
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 15):
+        raise AuthenticationFailed("BAD_SIGNATURE", "The timestamp is not a Unix time in milliseconds.")
+    skew = abs(timezone.now().timestamp() - int(timestamp) / 1000)
     if skew > settings.TERMINAL_SIGNATURE_MAX_SKEW_SECONDS:
         raise AuthenticationFailed("BAD_SIGNATURE", "The request timestamp is outside +-300 s.")
+    if not credentials.is_valid_nonce(nonce or ""):
+        raise AuthenticationFailed("BAD_SIGNATURE", "X-Nonce must be 16-64 characters of [A-Za-z0-9_-].")
     terminal = Terminal.objects.select_related("merchant", "store").filter(uid=terminal_uid).first()
     if terminal is None:
         raise bad
     secret = credentials.decrypt_terminal_secret(bytes(terminal.secret_encrypted))
-    expected = credentials.sign_terminal_request(secret, timestamp, body)
+    expected = credentials.sign_terminal_request(
+        secret, method=method, path=path, query=query, timestamp=timestamp, nonce=nonce, body=body
+    )
     # Compare bytes: compare_digest refuses non-ASCII str, and a header may carry anything.
-    if not credentials.hmac.compare_digest(expected.encode(), (signature or "").encode("utf-8", "replace")):
+    if not credentials.hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
         raise bad
     if terminal.is_revoked:
         raise AuthenticationFailed("TERMINAL_REVOKED", "This terminal has been revoked.")
-    if not _first_use_of_signature(terminal.pk, expected):
+    if not _first_use_of_nonce(terminal.pk, nonce):
         raise AuthenticationFailed("BAD_SIGNATURE", "This request was already received (replay).")
     return Caller(merchant=terminal.merchant, terminal=terminal)
 
 
-def _first_use_of_signature(terminal_id: int, signature: str) -> bool:
+def _first_use_of_nonce(terminal_id: int, nonce: str) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO merchants_terminalrequestnonce (terminal_id, signature, created_at) "
+            "INSERT INTO merchants_terminalrequestnonce (terminal_id, nonce, created_at) "
             "VALUES (%s, %s, now()) ON CONFLICT DO NOTHING",
-            [terminal_id, signature],
+            [terminal_id, nonce],
         )
         return cursor.rowcount == 1
