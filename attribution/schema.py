@@ -12,6 +12,7 @@ from backend.api import ids
 from backend.api.errors import ServiceError
 from backend.api.mutations import BaseMutation
 from backend.api.permissions import BRAND, FINANCE, not_found, require_key
+from backend.api.scalars import Date, DateTime, Money
 from backend.api.types import MerchantScopedType
 
 from . import exports, selectors, services
@@ -34,8 +35,8 @@ ReportExportStatus = graphene.Enum.from_enum(ReportExport.Status, name="ReportEx
 
 
 class AttributionReportFilter(graphene.InputObjectType):
-    date_from = graphene.Date(description="First day, inclusive, in the caller's time zone.")
-    date_to = graphene.Date(description="Last day, inclusive, in the caller's time zone.")
+    date_from = Date(description="First day, inclusive, in the caller's time zone.")
+    date_to = Date(description="Last day, inclusive, in the caller's time zone.")
     campaign_id = graphene.ID()
     publisher_id = graphene.ID(description="A publisher merchant's id.")
     store_id = graphene.ID()
@@ -50,10 +51,10 @@ class ReportFigures(graphene.Interface):
     redemption_rate = graphene.Float(description="redeemed / issued.")
     voided = graphene.BigInt(required=True)
     attributed = graphene.BigInt(required=True, description="Redeemed inside the attribution window.")
-    gmv = graphene.BigInt(required=True, description="Order amounts, minor units.")
-    discount = graphene.BigInt(required=True, description="Discount given, minor units.")
-    fees = graphene.BigInt(required=True, description="Fees of attributed write-offs, minor units.")
-    cost_per_redemption = graphene.BigInt(description="(discount + fees) / redeemed, rounded half up.")
+    gmv = Money(required=True, description="Order amounts, minor units.")
+    discount = Money(required=True, description="Discount given, minor units.")
+    fees = Money(required=True, description="Fees of attributed write-offs, minor units.")
+    cost_per_redemption = Money(description="(discount + fees) / redeemed, rounded half up.")
     median_seconds_to_redeem = graphene.Float()
     new_customers = graphene.BigInt(required=True)
     new_customer_share = graphene.Float()
@@ -134,7 +135,7 @@ def _dimension(value) -> Dimension:
 class DownloadLink(graphene.ObjectType):
     format = graphene.String(required=True)
     url = graphene.String(required=True)
-    expires_at = graphene.DateTime(required=True)
+    expires_at = DateTime(required=True)
 
 
 class ReportExportType(MerchantScopedType):
@@ -208,8 +209,8 @@ class Query(graphene.ObjectType):
     attribution_reconcile = graphene.Field(
         ReconcileReport,
         required=True,
-        date_from=graphene.Date(required=True),
-        date_to=graphene.Date(required=True),
+        date_from=Date(required=True),
+        date_to=Date(required=True),
         description="Verified non-voided redemptions = attribution records, per campaign (finance role).",
     )
 

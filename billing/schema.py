@@ -13,6 +13,7 @@ from graphql import GraphQLError
 
 from backend.api import ids
 from backend.api.permissions import FINANCE, not_found, require_key
+from backend.api.scalars import DateTime, Money
 from backend.api.types import CountableConnection, MerchantScopedType
 
 from . import selectors
@@ -47,7 +48,7 @@ class BillingInvoiceEventType(graphene.ObjectType):
 
     kind = BillingInvoiceEventKind(required=True)
     detail = graphene.String(required=True)
-    occurred_at = graphene.DateTime(required=True)
+    occurred_at = DateTime(required=True)
 
 
 class BillingInvoiceType(MerchantScopedType):
@@ -56,8 +57,8 @@ class BillingInvoiceType(MerchantScopedType):
     status = BillingInvoiceStatus(required=True)
     hosted_invoice_url = graphene.String(description="Stripe's page where the invoice is seen and paid.")
     invoice_pdf = graphene.String(description="Stripe's PDF of the invoice.")
-    stripe_total = graphene.Int(description="Stripe's total, minor units (compared with amount).")
-    stripe_amount_paid = graphene.Int(description="What Stripe says was paid, minor units.")
+    stripe_total = Money(description="Stripe's total, minor units (compared with amount).")
+    stripe_amount_paid = Money(description="What Stripe says was paid, minor units.")
     stripe_currency = graphene.String(description="Stripe's currency (compared with currency).")
     mismatch = graphene.String(description="Why Stripe's view differs from ours (status MISMATCH).")
     events = graphene.List(
@@ -145,7 +146,7 @@ class BillingWriteOffType(MerchantScopedType):
 
     merchant_field = "issuer"
     redemption_id = graphene.ID(required=True)
-    fee = graphene.Int(required=True, description="Minor units.")
+    fee = Money(required=True, description="Minor units.")
     period = graphene.String(description="The month that bills it, YYYY-MM; null inside its void window.")
     invoice_id = graphene.ID(description="The invoice that bills it; null until its month closes.")
     state = LedgerState(required=True)
@@ -191,11 +192,11 @@ class LedgerBalanceType(graphene.ObjectType):
 
     account_kind = LedgerAccountKind(required=True)
     currency = graphene.String(required=True)
-    pending = graphene.BigInt(required=True, description="Minor units.")
-    locked = graphene.BigInt(required=True)
-    invoiced = graphene.BigInt(required=True)
-    paid = graphene.BigInt(required=True)
-    total = graphene.BigInt(required=True, description="Debit > 0 (owed by you), credit < 0 (owed to you).")
+    pending = Money(required=True, description="Minor units.")
+    locked = Money(required=True)
+    invoiced = Money(required=True)
+    paid = Money(required=True)
+    total = Money(required=True, description="Debit > 0 (owed by you), credit < 0 (owed to you).")
 
 
 class PublisherStatementLineType(graphene.ObjectType):
@@ -205,12 +206,12 @@ class PublisherStatementLineType(graphene.ObjectType):
     currency = graphene.String(required=True)
     write_offs = graphene.Int(required=True)
     credits = graphene.Int(required=True)
-    fees = graphene.Int(
+    fees = Money(
         required=True, description="The issuers' fees on these lines (charges less credits), minor units."
     )
-    earned = graphene.BigInt(required=True, description="Net share for the month, minor units.")
-    paid_by_issuers = graphene.BigInt(required=True)
-    outstanding = graphene.BigInt(required=True)
+    earned = Money(required=True, description="Net share for the month, minor units.")
+    paid_by_issuers = Money(required=True)
+    outstanding = Money(required=True)
 
 
 class PublisherStatementType(graphene.ObjectType):

@@ -16,6 +16,8 @@ ADMIN = Role.ADMIN.value
 BRAND = Role.BRAND.value
 FINANCE = Role.FINANCE.value
 ANY_KEY = (ADMIN, BRAND, FINANCE)
+# Redeemable coupon codes are money: finance reads reports, ledger and invoices, never codes.
+CODE_READERS = (ADMIN, BRAND)
 
 
 def unauthenticated(message: str = "Authentication required.") -> GraphQLError:

@@ -6,6 +6,7 @@ import graphene
 from graphene import relay
 from graphene_django import DjangoObjectType
 
+from . import scalars  # noqa: F401 - registers Money for models' BigIntegerFields first
 from .permissions import caller_of
 
 

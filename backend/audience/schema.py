@@ -11,6 +11,7 @@ from backend.api import ids
 from backend.api.errors import CommonErrorCode, ServiceError
 from backend.api.mutations import BaseMutation
 from backend.api.permissions import ADMIN, ANY_KEY, BRAND, require_key
+from backend.api.scalars import DateTime
 from backend.api.selection import selected_paths
 from backend.api.types import CountableConnection, MerchantScopedType
 
@@ -260,7 +261,7 @@ class FanIdentityInput(graphene.InputObjectType):
 
 
 class FanInput(FanIdentityInput):
-    consented_at = graphene.DateTime(required=True, description="When the fan consented (with offset).")
+    consented_at = DateTime(required=True, description="When the fan consented (with offset).")
     source = graphene.String(description="Where the consent was collected; default 'api'.")
     external_ref = graphene.String(
         description="Your own id of this customer (CRM); stored on the membership, shown only to you."

@@ -3,8 +3,13 @@
 Money is integer minor units of ``Campaign.currency``. Shares are basis points (1/100 %).
 """
 
+import datetime as dt
+
 from django.db import models
 from django.db.models import F, Q
+
+VALIDITY_MIN = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+VALIDITY_END = dt.datetime(3000, 1, 1, tzinfo=dt.UTC)
 
 
 class Campaign(models.Model):
@@ -101,6 +106,18 @@ class Campaign(models.Model):
                 | Q(valid_until__isnull=True)
                 | Q(valid_until__gt=F("valid_from")),
                 name="campaign_validity_ordered",
+            ),
+            # Years 1900..2999 in UTC, as the API's DateTime accepts: PostgreSQL would store
+            # 0001-01-01+14:00 as 1 BC, which Python cannot read back.
+            models.CheckConstraint(
+                condition=Q(valid_from__isnull=True)
+                | Q(valid_from__gte=VALIDITY_MIN, valid_from__lt=VALIDITY_END),
+                name="campaign_valid_from_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True)
+                | Q(valid_until__gte=VALIDITY_MIN, valid_until__lt=VALIDITY_END),
+                name="campaign_valid_until_range",
             ),
         ]
         indexes = [models.Index(fields=["merchant", "status"], name="campaign_merchant_status_idx")]

@@ -14,6 +14,7 @@ from backend.api import ids
 from backend.api.errors import ServiceError
 from backend.api.mutations import BaseMutation
 from backend.api.permissions import ADMIN, ANY_KEY, BRAND, caller_of, require_key
+from backend.api.scalars import DateTime, Money
 from backend.api.selection import selected_paths, selects_any
 from backend.api.types import CountableConnection, MerchantScopedType, ModelType
 from backend.audience.selectors import listed_pool
@@ -71,7 +72,7 @@ class CampaignChangeType(graphene.ObjectType):
     new_value = graphene.JSONString()
     actor = graphene.String(required=True, description="The API key's name at the time.")
     actor_api_key_id = graphene.ID()
-    changed_at = graphene.DateTime(required=True)
+    changed_at = DateTime(required=True)
 
 
 class CampaignType(MerchantScopedType):
@@ -81,7 +82,7 @@ class CampaignType(MerchantScopedType):
         graphene.NonNull(StoreType), required=True, description="Empty when allStores is true."
     )
     redeemed_count = graphene.Int(required=True, description="Verified, non-voided write-offs.")
-    spent_amount = graphene.Int(required=True, description="Discounts given plus fees, minor units.")
+    spent_amount = Money(required=True, description="Discounts given plus fees, minor units.")
     placements = graphene.List(graphene.NonNull(lambda: PlacementType), required=True)
     coupon_counts = graphene.Field(CouponCounts, required=True)
     history = graphene.List(
@@ -176,19 +177,19 @@ class CampaignOffer(graphene.ObjectType):
     description = graphene.String(required=True)
     status = CampaignStatus(required=True)
     benefit_kind = BenefitKind(required=True)
-    amount_off = graphene.Int()
+    amount_off = Money()
     percent_off_bps = graphene.Int()
-    percent_cap = graphene.Int()
+    percent_cap = Money()
     free_item_name = graphene.String(required=True)
-    free_item_value = graphene.Int()
-    min_spend = graphene.Int(required=True)
+    free_item_value = Money()
+    min_spend = Money(required=True)
     currency = graphene.String(required=True)
-    valid_from = graphene.DateTime()
-    valid_until = graphene.DateTime()
+    valid_from = DateTime()
+    valid_until = DateTime()
     valid_days_after_issue = graphene.Int()
     coupons_per_fan = graphene.Int(required=True)
     per_fan_limit = graphene.Int(required=True)
-    fee_per_redemption = graphene.Int(required=True)
+    fee_per_redemption = Money(required=True)
 
 
 class PlacementType(ModelType):
@@ -313,15 +314,15 @@ class Query(graphene.ObjectType):
 
 class _CampaignTermsFields:
     description = graphene.String()
-    amount_off = graphene.Int(description="AMOUNT_OFF: minor units off the order.")
+    amount_off = Money(description="AMOUNT_OFF: minor units off the order.")
     percent_off_bps = graphene.Int(description="PERCENT_OFF: 1..10000 basis points.")
-    percent_cap = graphene.Int(description="PERCENT_OFF: the most it takes off, minor units (required).")
+    percent_cap = Money(description="PERCENT_OFF: the most it takes off, minor units (required).")
     free_item_name = graphene.String(description="FREE_ITEM: what the fan gets.")
-    free_item_value = graphene.Int(description="FREE_ITEM: its price, minor units.")
-    min_spend = graphene.Int()
+    free_item_value = Money(description="FREE_ITEM: its price, minor units.")
+    min_spend = Money()
     currency = graphene.String(description="ISO 4217; defaults to the merchant's currency.")
-    valid_from = graphene.DateTime()
-    valid_until = graphene.DateTime()
+    valid_from = DateTime()
+    valid_until = DateTime()
     valid_days_after_issue = graphene.Int(description="Each coupon is valid this many days after issue.")
     accepted_store_ids = graphene.List(
         graphene.NonNull(graphene.ID), description="The issuer's own stores; empty or absent = all stores."
@@ -329,8 +330,8 @@ class _CampaignTermsFields:
     per_fan_limit = graphene.Int()
     coupons_per_fan = graphene.Int()
     max_redemptions = graphene.Int()
-    budget_cap = graphene.Int()
-    fee_per_redemption = graphene.Int()
+    budget_cap = Money()
+    fee_per_redemption = Money()
     publisher_share_bps = graphene.Int()
     void_window_seconds = graphene.Int()
     attribution_window_days = graphene.Int()
@@ -485,11 +486,11 @@ class PlacementEnd(_placement_action(services.placement_end, "Either party ends 
 class CampaignLiveChangeInput(graphene.InputObjectType):
     """Only the fields sent change; an explicit null removes that cap."""
 
-    budget_cap = graphene.Int(description="Minor units; never below what is spent (BELOW_USED).")
+    budget_cap = Money(description="Minor units; never below what is spent (BELOW_USED).")
     max_redemptions = graphene.Int(description="Never below the write-offs made (BELOW_USED).")
-    valid_until = graphene.DateTime(description="Only later (VALIDITY_NOT_EXTENDED).")
+    valid_until = DateTime(description="Only later (VALIDITY_NOT_EXTENDED).")
     daily_redemption_cap = graphene.Int(description="Write-offs per local day.")
-    daily_spend_cap = graphene.Int(description="Discount + fees per local day, minor units.")
+    daily_spend_cap = Money(description="Discount + fees per local day, minor units.")
 
 
 class CampaignLiveChange(BaseMutation):

@@ -145,7 +145,27 @@ GRAPHENE = {
     "SCHEMA": "backend.config.schema.schema",
     "RELAY_CONNECTION_MAX_LIMIT": 500,
 }
+# Limits on a document, checked on its syntax tree before validation (backend/api/cost.py);
+# anchors: GraphQL Armor's defaults, GitHub's and Shopify's computed costs. README, "The API".
+GRAPHQL_MAX_BYTES = env.int("GRAPHQL_MAX_BYTES", default=50_000)  # of the query text
+GRAPHQL_MAX_TOKENS = env.int("GRAPHQL_MAX_TOKENS", default=1_000)
+GRAPHQL_MAX_OPERATIONS = env.int("GRAPHQL_MAX_OPERATIONS", default=20)
+GRAPHQL_MAX_ALIASES = env.int("GRAPHQL_MAX_ALIASES", default=30)
+GRAPHQL_MAX_FRAGMENT_SPREADS = env.int("GRAPHQL_MAX_FRAGMENT_SPREADS", default=100)
+GRAPHQL_MAX_DIRECTIVES = env.int("GRAPHQL_MAX_DIRECTIVES", default=50)
+GRAPHQL_MAX_FIELDS = env.int("GRAPHQL_MAX_FIELDS", default=1_000)  # after fragments are expanded
 GRAPHQL_MAX_DEPTH = env.int("GRAPHQL_MAX_DEPTH", default=10)
+GRAPHQL_MAX_COST = env.int("GRAPHQL_MAX_COST", default=50_000)  # fields x rows (first/last)
+GRAPHQL_MAX_LIST_ITEMS = env.int("GRAPHQL_MAX_LIST_ITEMS", default=5_000)  # any list argument
+# Root fields whose one call scans or starts much more than a row: their cost, instead of 1.
+GRAPHQL_FIELD_COSTS = {
+    "Query.attributionReport": 5_000,
+    "Query.attributionReconcile": 5_000,
+    "Query.publisherStatement": 1_000,
+    "Mutation.reportExportCreate": 5_000,
+    "Mutation.issuanceStart": 5_000,
+    "Mutation.fanImportCreate": 5_000,
+}
 
 # --- Celery ----------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from backend.config.health import healthz
+from backend.config.health import healthz, readyz
 from backend.gateway.view import ApiGraphQLView
 from backend.notifications.views import dev_inbox
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("attribution/", include("attribution.urls", namespace="attribution")),
     path("coupons/", include("backend.coupons.urls", namespace="coupons")),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
     path("billing/", include("billing.urls", namespace="billing")),
     path("till/", include("backend.till.urls", namespace="till")),

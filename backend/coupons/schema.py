@@ -12,7 +12,7 @@ from graphene_django.fields import DjangoConnectionField
 from backend.api import ids
 from backend.api.errors import ServiceError
 from backend.api.mutations import BaseMutation
-from backend.api.permissions import ADMIN, ANY_KEY, BRAND, caller_of, require_key
+from backend.api.permissions import ADMIN, ANY_KEY, BRAND, CODE_READERS, caller_of, require_key
 from backend.api.types import CountableConnection, MerchantScopedType
 from backend.campaigns import selectors as campaign_selectors
 
@@ -92,7 +92,7 @@ class Query(graphene.ObjectType):
     issuance_jobs = DjangoConnectionField(IssuanceJobType, placement_id=graphene.ID())
 
     def resolve_placement_coupons(root, info, placement_id, **kwargs):
-        caller = require_key(info, ANY_KEY)
+        caller = require_key(info, CODE_READERS)
         return selectors.coupons_for_publisher(
             merchant=caller.merchant, placement_id=ids.decode("Placement", placement_id) or 0
         )

@@ -13,7 +13,7 @@ from . import tasks
 from .errors import IssuanceErrorCode
 from .models import IssuanceJob
 
-MAX_LISTED_FANS = 100_000
+MAX_LISTED_FANS = 5_000  # a named list; a whole pool needs none (GRAPHQL_MAX_LIST_ITEMS)
 
 
 @transaction.atomic

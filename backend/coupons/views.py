@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.views.decorators.http import require_GET
 
 from backend.api import ids
+from backend.api.permissions import CODE_READERS
 from backend.api.spreadsheets import safe_row
 from backend.audience.models import PoolMembership
 from backend.campaigns import selectors as placement_selectors
@@ -49,6 +50,10 @@ def _caller(request: HttpRequest) -> Caller:
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationFailed("UNAUTHENTICATED", "Use 'Authorization: Bearer <api key>'.")
     return authenticate_api_key(token.strip())
+
+
+def _may_read_codes(caller: Caller) -> bool:
+    return caller.role in CODE_READERS
 
 
 def _iso(value) -> str:
@@ -119,6 +124,8 @@ def placement_codes_csv(request: HttpRequest, placement_id: str):
         caller = _caller(request)
     except AuthenticationFailed as exc:
         return _error(exc.code, exc.message, 401)
+    if not _may_read_codes(caller):
+        return _error("FORBIDDEN", "Redeemable codes need the brand or admin role.", 403)
     pk = ids.decode("Placement", placement_id) or 0
     placement = placement_selectors.placement_for(merchant=caller.merchant, placement_id=pk)
     if placement is None or placement.publisher_id != caller.merchant.pk:
@@ -135,6 +142,8 @@ def coupon_qr_png(request: HttpRequest, code: str):
         caller = _caller(request)
     except AuthenticationFailed as exc:
         return _error(exc.code, exc.message, 401)
+    if not _may_read_codes(caller):
+        return _error("FORBIDDEN", "Redeemable codes need the brand or admin role.", 403)
     coupon = selectors.coupon_for_publisher(merchant=caller.merchant, code=code)
     if coupon is None:
         return _error("NOT_FOUND", "Coupon not found.", 404)

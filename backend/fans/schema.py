@@ -10,6 +10,7 @@ from backend.api import ids
 from backend.api.errors import ServiceError
 from backend.api.mutations import BaseMutation
 from backend.api.permissions import ADMIN, ANY_KEY, BRAND, require_key
+from backend.api.scalars import DateTime
 from backend.api.types import MerchantScopedType
 from backend.campaigns import selectors as campaign_selectors
 from backend.coupons.delivery import delivery_url
@@ -174,7 +175,7 @@ class PublishedCoupon(graphene.ObjectType):
     link = graphene.String(
         required=True, description="The coupon's delivery link: send it through your channels."
     )
-    valid_until = graphene.DateTime()
+    valid_until = DateTime()
     created = graphene.Boolean(required=True, description="False when the customer already held this coupon.")
 
 

@@ -1,4 +1,10 @@
-"""The /graphql/ endpoint: authenticates the caller, limits depth, hides internals."""
+"""The /graphql/ endpoint: authenticates the caller, bounds the document's cost, hides internals.
+
+Order of work: credentials first (an anonymous request may only ask ``__typename``, and
+introspection under DEBUG), then the document's size and cost on its syntax tree
+(:mod:`backend.api.cost`), then validation and execution. Every failure answers JSON with
+``extensions.code``: 503 SERVICE_UNAVAILABLE when PostgreSQL cannot be reached.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +13,29 @@ import logging
 from types import SimpleNamespace
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseNotAllowed, JsonResponse, QueryDict
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
-from graphene.validation import DisableIntrospection, depth_limit_validator
 from graphene_django.settings import graphene_settings
 from graphene_django.views import GraphQLView, HttpError
 from graphql import (
     DocumentNode,
     ExecutionContext,
     ExecutionResult,
+    FieldNode,
     GraphQLError,
     GraphQLSchema,
+    OperationDefinitionNode,
     OperationType,
+    ValidationRule,
     execute,
     get_operation_ast,
-    parse,
     specified_rules,
     validate,
 )
 
+from backend.api import cost, inputs
 from backend.gateway.authentication import (
     AuthenticationFailed,
     authenticate_api_key,
@@ -69,28 +78,74 @@ def authenticate_request(request: HttpRequest):
     return None
 
 
+def database_unreachable(exc: BaseException | None) -> bool:
+    """A connection failure (no SQLSTATE), not a deadlock, a timeout or a constraint."""
+    while exc is not None:
+        if isinstance(exc, OperationalError | InterfaceError):
+            return getattr(exc.__cause__, "pgcode", None) is None
+        exc = exc.__cause__ or getattr(exc, "original_error", None)
+    return False
+
+
+def service_unavailable() -> JsonResponse:
+    return _error_response("SERVICE_UNAVAILABLE", "The service is unavailable; try again shortly.", 503)
+
+
+class IntrospectionDisabled(ValidationRule):
+    """Like graphene's DisableIntrospection, but ``__typename`` stays allowed: Apollo and
+    Relay add it to every selection."""
+
+    def enter_field(self, node: FieldNode, *_args) -> None:
+        if node.name.value in ("__schema", "__type"):
+            self.report_error(
+                GraphQLError(
+                    f"Cannot query '{node.name.value}': introspection is disabled.",
+                    node,
+                )
+            )
+
+
 @functools.cache
-def validation_rules(*, debug: bool, max_depth: int) -> tuple:
-    """graphene-django *replaces* graphql-core's standard rules with the view's: keep them."""
-    rules = [*specified_rules, depth_limit_validator(max_depth=max_depth)]
+def validation_rules(*, debug: bool) -> tuple:
+    """graphene-django *replaces* graphql-core's standard rules with the view's: keep them.
+    Depth is limited by backend.api.cost, before validation, linearly in fragments."""
+    rules = list(specified_rules)
     if not debug:
-        rules.append(DisableIntrospection)
+        rules.append(IntrospectionDisabled)
     return tuple(rules)
+
+
+ANONYMOUS_FIELDS = frozenset({"__typename"})
+ANONYMOUS_FIELDS_DEBUG = frozenset({"__typename", "__schema", "__type"})
+
+
+def anonymous_may_run(document: DocumentNode) -> bool:
+    """Without credentials only ``__typename`` (and, under DEBUG, introspection) runs."""
+    allowed = ANONYMOUS_FIELDS_DEBUG if settings.DEBUG else ANONYMOUS_FIELDS
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            for selection in definition.selection_set.selections:
+                if not isinstance(selection, FieldNode) or selection.name.value not in allowed:
+                    return False
+    return True
 
 
 CACHED_DOCUMENT_MAX_CHARS = 20_000
 
 
 @functools.lru_cache(maxsize=256)
-def valid_document(schema: GraphQLSchema, rules: tuple, query: str) -> DocumentNode:
-    """The parsed document of a query that passed validation (raises on the first failure).
+def valid_document(schema: GraphQLSchema, rules: tuple, query: str, limits: cost.CostLimits) -> DocumentNode:
+    """The parsed document of a query within the cost limits that passed validation
+    (raises QueryRefused past a limit, _Invalid on the first validation failure).
 
     Clients send the same few operations over and over: parsing and validating one costs
     about 2 ms, a third of a write-off's Python time, so each valid document is kept (keyed
-    by its text, the schema and the rules; graphql-core never mutates a document). Invalid
-    queries raise, and lru_cache keeps nothing for them.
+    by its text, the schema, the rules and the limits; graphql-core never mutates a
+    document). Refused and invalid queries raise, and lru_cache keeps nothing for them.
     """
-    document = parse(query)
+    document = cost.parse_bounded(query, limits)
+    cost.check_document(schema, document, {}, limits)
+    inputs.check_document(document)
     errors = validate(schema, document, rules, graphene_settings.MAX_VALIDATION_ERRORS)
     if errors:
         raise _Invalid(errors)
@@ -115,7 +170,7 @@ class _Invalid(Exception):
 @method_decorator(csrf_exempt, name="dispatch")
 class ApiGraphQLView(GraphQLView):
     def __init__(self, **kwargs):
-        rules = validation_rules(debug=settings.DEBUG, max_depth=settings.GRAPHQL_MAX_DEPTH)
+        rules = validation_rules(debug=settings.DEBUG)
         kwargs.setdefault("validation_rules", rules)
         kwargs["graphiql"] = settings.DEBUG
         kwargs.setdefault("execution_context_class", SyncExecutionContext)
@@ -128,7 +183,30 @@ class ApiGraphQLView(GraphQLView):
             request.caller = authenticate_request(request)
         except AuthenticationFailed as exc:
             return _error_response(exc.code, exc.message, 401)
-        return super().dispatch(request, *args, **kwargs)
+        except Exception as exc:
+            return self._failure(exc)
+        try:
+            response = super().dispatch(request, *args, **kwargs)
+        except Exception as exc:
+            return self._failure(exc)
+        if getattr(request, "_database_unreachable", False):
+            return service_unavailable()
+        return response
+
+    @staticmethod
+    def _failure(exc: Exception) -> JsonResponse:
+        """Whatever escaped graphene-django still answers JSON with a code, also under DEBUG."""
+        if database_unreachable(exc):
+            logger.warning("graphql.database_unreachable: %s", type(exc).__name__)
+            return service_unavailable()
+        logger.error("graphql.unhandled_error", exc_info=exc)
+        return _error_response("INTERNAL_ERROR", "Internal error.", 500)
+
+    def get_response(self, request, data, show_graphiql=False):
+        if not isinstance(data, dict):
+            raise HttpError(HttpResponseBadRequest("The request body must be a JSON object."))
+        result, status = super().get_response(request, data, show_graphiql)
+        return result, getattr(request, "_graphql_status", status)
 
     @staticmethod
     def get_graphql_params(request, data):
@@ -147,15 +225,44 @@ class ApiGraphQLView(GraphQLView):
             if show_graphiql:
                 return None
             raise HttpError(HttpResponseBadRequest("Must provide query string."))
+        if not isinstance(query, str):
+            raise HttpError(HttpResponseBadRequest("`query` must be a string."))
+        if variables is not None and not isinstance(variables, dict):
+            raise HttpError(HttpResponseBadRequest("`variables` must be a JSON object."))
+        if operation_name is not None and not isinstance(operation_name, str):
+            raise HttpError(HttpResponseBadRequest("`operationName` must be a string."))
         schema = self.schema.graphql_schema
+        limits = cost.CostLimits.from_settings()
+        caller = getattr(request, "caller", None)
         try:
+            inputs.check_query_text(query)
+            if variables:
+                inputs.check_variables(variables)
+            if caller is None:
+                # Anonymous: a small parse of a small document, and only __typename runs.
+                limits = cost.anonymous_limits(limits, debug=settings.DEBUG)
+                try:
+                    allowed = anonymous_may_run(cost.parse_bounded(query, limits))
+                except (cost.QueryRefused, GraphQLError):
+                    allowed = False
+                if not allowed:
+                    raise cost.QueryRefused(
+                        GraphQLError("Authentication required.", extensions={"code": "UNAUTHENTICATED"})
+                    )
             if len(query) <= CACHED_DOCUMENT_MAX_CHARS:
-                document = valid_document(schema, self.validation_rules, query)
+                document = valid_document(schema, self.validation_rules, query, limits)
             else:
-                document = valid_document.__wrapped__(schema, self.validation_rules, query)
+                document = valid_document.__wrapped__(schema, self.validation_rules, query, limits)
+            if variables:
+                cost.check_document(schema, document, variables, limits)
+        except cost.QueryRefused as refused:
+            logger.warning("graphql.refused: %s", refused.error.message)
+            if (refused.error.extensions or {}).get("code") == "UNAUTHENTICATED":
+                request._graphql_status = 401
+            return ExecutionResult(data=None, errors=[refused.error])
         except _Invalid as invalid:
             return ExecutionResult(data=None, errors=invalid.errors)
-        except Exception as exc:  # noqa: BLE001 - a syntax error, as graphene-django reports it
+        except GraphQLError as exc:  # a syntax error, as graphene-django reports it
             return ExecutionResult(errors=[exc])
         operation = get_operation_ast(document, operation_name)
         if (
@@ -171,7 +278,7 @@ class ApiGraphQLView(GraphQLView):
                 )
             )
         try:
-            return execute(
+            result = execute(
                 schema,
                 document,
                 root_value=self.get_root_value(request),
@@ -182,17 +289,32 @@ class ApiGraphQLView(GraphQLView):
                 execution_context_class=self.execution_context_class,
             )
         except Exception as exc:  # noqa: BLE001 - graphene-django's contract: an error, not a 500
+            if database_unreachable(exc):
+                raise
             return ExecutionResult(errors=[exc])
+        if any(database_unreachable(getattr(e, "original_error", None)) for e in result.errors or ()):
+            request._database_unreachable = True
+        return result
 
     @staticmethod
     def format_error(error):
         formatted = GraphQLView.format_error(error)
         original = getattr(error, "original_error", None)
-        if original is not None and not isinstance(original, GraphQLError):
+        if isinstance(error, HttpError):
+            status = error.response.status_code
+            formatted["extensions"] = {"code": "METHOD_NOT_ALLOWED" if status == 405 else "BAD_REQUEST"}
+        elif database_unreachable(original):
+            logger.warning("graphql.database_unreachable: %s", type(original).__name__)
+            formatted["message"] = "The service is unavailable; try again shortly."
+            formatted["extensions"] = {"code": "SERVICE_UNAVAILABLE"}
+        elif original is not None and not isinstance(original, GraphQLError):
             # An unexpected exception: log it whole, tell the client nothing internal.
             logger.error("graphql.unhandled_error", exc_info=original)
             formatted["message"] = "Internal error."
             formatted["extensions"] = {"code": "INTERNAL_ERROR"}
         elif isinstance(error, GraphQLError) and not (error.extensions or {}).get("code"):
             formatted.setdefault("extensions", {})["code"] = "GRAPHQL_VALIDATION_FAILED"
+        if not settings.DEBUG and " Did you mean" in formatted.get("message", ""):
+            # With introspection off, suggestions would reveal the schema's names.
+            formatted["message"] = formatted["message"].split(" Did you mean", 1)[0]
         return formatted

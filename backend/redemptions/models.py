@@ -74,3 +74,15 @@ class Redemption(models.Model):
             models.Index(fields=["campaign", "status"], name="redemption_campaign_status_idx"),
             models.Index(fields=["merchant", "created_at"], name="redemption_merchant_time_idx"),
         ]
+
+
+class CouponCheckAttempt(models.Model):
+    """One ``checkCoupon`` at a terminal: checks count toward the terminal's per-minute and
+    code-guessing limits like write-offs do, or a till could probe codes without limit."""
+
+    terminal = models.ForeignKey("merchants.Terminal", on_delete=models.CASCADE, related_name="+")
+    reason_code = models.CharField(max_length=32, blank=True, default="", help_text="Empty when usable.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["terminal", "created_at"], name="couponcheck_terminal_time_idx")]

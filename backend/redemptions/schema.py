@@ -14,6 +14,7 @@ from backend.api import ids
 from backend.api.errors import ServiceError
 from backend.api.mutations import BaseMutation, errors_field, payload_errors
 from backend.api.permissions import ANY_KEY, not_found, require_key, require_terminal
+from backend.api.scalars import DateTime, Money
 from backend.api.selection import selected_paths, selects_any
 from backend.api.types import CountableConnection, MerchantScopedType
 from backend.merchants.schema import StoreType, TerminalType
@@ -37,12 +38,12 @@ class RedemptionType(MerchantScopedType):
 
     status = RedemptionStatus(required=True)
     reason_code = graphene.String(description="Why it was rejected; null when verified.")
-    pay_amount = graphene.Int(required=True, description="What the customer pays: order minus discount.")
+    pay_amount = Money(required=True, description="What the customer pays: order minus discount.")
     campaign = graphene.Field("backend.campaigns.schema.CampaignType")
     placement = graphene.Field("backend.campaigns.schema.PlacementType")
     store = graphene.Field(StoreType, required=True)
     terminal = graphene.Field(TerminalType, required=True)
-    voidable_until = graphene.DateTime(
+    voidable_until = DateTime(
         description="Until when a verified write-off can be voided (the campaign's void window); null otherwise."
     )
 
@@ -96,12 +97,12 @@ class RedemptionReceipt(graphene.ObjectType):
     reason_code = graphene.String(description="A stable code when rejected (UNKNOWN_CODE, EXPIRED, ...).")
     message = graphene.String(required=True, description="A line a cashier's screen can show.")
     code = graphene.String(required=True, description="The code as read (normalised).")
-    order_amount = graphene.Int(required=True)
-    discount_amount = graphene.Int(required=True)
-    pay_amount = graphene.Int(required=True)
+    order_amount = Money(required=True)
+    discount_amount = Money(required=True)
+    pay_amount = Money(required=True)
     currency = graphene.String(required=True)
     campaign_name = graphene.String()
-    created_at = graphene.DateTime(required=True)
+    created_at = DateTime(required=True)
 
     @classmethod
     def from_answer(cls, answer: dict[str, Any]) -> RedemptionReceipt:
@@ -120,9 +121,9 @@ class CouponCheck(graphene.ObjectType):
     reason_code = graphene.String()
     message = graphene.String(required=True)
     code = graphene.String(required=True)
-    order_amount = graphene.Int(required=True)
-    discount_amount = graphene.Int(required=True)
-    pay_amount = graphene.Int(required=True)
+    order_amount = Money(required=True)
+    discount_amount = Money(required=True)
+    pay_amount = Money(required=True)
     currency = graphene.String(required=True)
     campaign_name = graphene.String()
 
@@ -137,7 +138,7 @@ class Query(graphene.ObjectType):
         CouponCheckPayload,
         required=True,
         code=graphene.String(required=True),
-        order_amount=graphene.Int(required=True),
+        order_amount=Money(required=True),
         currency=graphene.String(required=True),
         description="For terminals: what this coupon would give on this order (nothing is written).",
     )
@@ -146,8 +147,8 @@ class Query(graphene.ObjectType):
         status=RedemptionStatus(),
         campaign_id=graphene.ID(),
         store_id=graphene.ID(),
-        since=graphene.DateTime(),
-        until=graphene.DateTime(),
+        since=DateTime(),
+        until=DateTime(),
         description="Write-offs at the caller's terminals, newest first.",
     )
     redemption = graphene.Field(RedemptionType, id=graphene.ID(required=True))
@@ -228,7 +229,7 @@ class RedeemCoupon(BaseMutation):
 
     class Arguments:
         code = graphene.String(required=True)
-        order_amount = graphene.Int(required=True, description="The order total, minor units.")
+        order_amount = Money(required=True, description="The order total, minor units.")
         currency = graphene.String(required=True, description="ISO 4217, e.g. CNY.")
         idempotency_key = graphene.String(required=True, description="One per till transaction; 1-100 chars.")
 

@@ -30,7 +30,7 @@ from backend.outbox.services import emit
 
 from . import rules
 from .errors import CAN_BE_USED_MESSAGE, RedemptionErrorCode, RedemptionReason, reason_message
-from .models import Redemption
+from .models import CouponCheckAttempt, Redemption
 
 RAW_CODE_MAX = 64
 IDEMPOTENCY_KEY_MAX = 100
@@ -98,29 +98,44 @@ def _validate_idempotency_key(key: str | None) -> str:
 
 # --- abuse limits (counted from Redemption rows, so they hold with Redis down) ---------------
 
+# Only codes that name no coupon are guesses: a used code or an exhausted offer is a
+# legitimate rejection and must not lock the till.
+GUESS_REASONS = (RedemptionReason.UNKNOWN_CODE.value, RedemptionReason.MISTYPED_CODE.value)
+
 _LIMITS_SQL = """
-SELECT count(*) FILTER (WHERE status <> 'rejected' AND created_at >= %(minute)s),
-       count(*) FILTER (WHERE status = 'rejected' AND created_at >= %(window)s)
-  FROM redemptions_redemption
- WHERE terminal_id = %(terminal)s AND created_at >= LEAST(%(minute)s, %(window)s)
+SELECT (SELECT count(*) FROM redemptions_redemption
+         WHERE terminal_id = %(terminal)s AND created_at >= %(minute)s AND status <> 'rejected')
+     + (SELECT count(*) FROM redemptions_couponcheckattempt
+         WHERE terminal_id = %(terminal)s AND created_at >= %(minute)s),
+       (SELECT count(*) FROM redemptions_redemption
+         WHERE terminal_id = %(terminal)s AND created_at >= %(window)s
+           AND status = 'rejected' AND reason_code = ANY(%(guesses)s))
+     + (SELECT count(*) FROM redemptions_couponcheckattempt
+         WHERE terminal_id = %(terminal)s AND created_at >= %(window)s AND reason_code = ANY(%(guesses)s))
 """
 
 
 def check_abuse_limits(*, terminal: Terminal, now: dt.datetime) -> None:
-    """RATE_LIMITED past POS_MAX_WRITEOFFS_PER_MINUTE write-offs in the last minute;
-    TERMINAL_COOLING_DOWN past POS_MAX_REJECTIONS rejected attempts in the rejection window
-    (code guessing), until enough of them have aged out of it."""
+    """RATE_LIMITED past POS_MAX_WRITEOFFS_PER_MINUTE write-offs and checks in the last
+    minute; TERMINAL_COOLING_DOWN past POS_MAX_REJECTIONS guesses (UNKNOWN_CODE or
+    MISTYPED_CODE, written off or checked) in the rejection window, until enough of them
+    have aged out of it."""
     window = dt.timedelta(seconds=settings.POS_REJECTION_WINDOW_SECONDS)
     with connection.cursor() as cursor:
         cursor.execute(
             _LIMITS_SQL,
-            {"terminal": terminal.pk, "minute": now - dt.timedelta(minutes=1), "window": now - window},
+            {
+                "terminal": terminal.pk,
+                "minute": now - dt.timedelta(minutes=1),
+                "window": now - window,
+                "guesses": list(GUESS_REASONS),
+            },
         )
         writeoffs, rejections = cursor.fetchone()
     if rejections >= settings.POS_MAX_REJECTIONS:
         raise ServiceError.single(
             RedemptionErrorCode.TERMINAL_COOLING_DOWN,
-            f"Too many rejected codes at this terminal; try again within "
+            f"Too many unknown codes at this terminal; try again within "
             f"{settings.POS_REJECTION_WINDOW_SECONDS} s.",
         )
     if writeoffs >= settings.POS_MAX_WRITEOFFS_PER_MINUTE:
@@ -383,10 +398,11 @@ def _caps_left(campaign: Campaign, cost: int) -> bool:
 def check_coupon(
     *, terminal: Terminal, code: str, order_amount: int, currency: str, now: dt.datetime | None = None
 ) -> CouponCheck:
-    """The outcome a write-off of ``code`` would have now, without writing anything.
+    """The outcome a write-off of ``code`` would have now; only the check itself is recorded.
 
-    A terminal that is cooling down (too many rejected codes) is refused here too, so
-    checks cannot be used to guess codes around the write-off limits."""
+    Each check is recorded (a CouponCheckAttempt) and counts toward the terminal's limits,
+    and a terminal that is cooling down is refused here too, so checks cannot be used to
+    guess codes around the write-off limits."""
     request = parse_request(code=code, order_amount=order_amount, currency=currency)
     now = now or timezone.now()
     check_abuse_limits(terminal=terminal, now=now)
@@ -422,6 +438,7 @@ def check_coupon(
             reason = RedemptionReason.BUDGET_EXHAUSTED
     if reason == RedemptionReason.WRONG_MERCHANT:
         campaign = None
+    CouponCheckAttempt.objects.create(terminal=terminal, reason_code=reason or "", created_at=now)
     return CouponCheck(
         ok=reason is None,
         reason=str(reason) if reason else None,

@@ -8,6 +8,7 @@ from backend.api import ids
 from backend.api.errors import ServiceError
 from backend.api.mutations import BaseMutation
 from backend.api.permissions import ADMIN
+from backend.api.scalars import DateTime
 from backend.merchants import selectors as merchant_selectors
 from backend.merchants.errors import MerchantErrorCode
 from backend.merchants.schema import TerminalType
@@ -21,7 +22,7 @@ class TerminalPairingCode(graphene.ObjectType):
     """A code a phone's web till (/till/) exchanges once for the terminal's id and secret."""
 
     code = graphene.String(required=True, description="XXXX-XXXX; single use; shown once.")
-    expires_at = graphene.DateTime(required=True, description="10 minutes after it was asked for.")
+    expires_at = DateTime(required=True, description="10 minutes after it was asked for.")
     url = graphene.String(
         required=True, description="The till's address with the code: what the QR code holds."
     )

@@ -10,6 +10,7 @@ from backend.api import ids
 from backend.api.errors import ServiceError
 from backend.api.mutations import BaseMutation
 from backend.api.permissions import ADMIN, require_key
+from backend.api.scalars import DateTime
 from backend.api.types import CountableConnection, ModelType
 
 from . import selectors, services
@@ -32,7 +33,7 @@ class WebhookEndpointType(ModelType):
     status = WebhookEndpointStatus(required=True)
     event_types = graphene.List(graphene.NonNull(graphene.String), required=True)
     secret_expires_at = graphene.List(
-        graphene.DateTime, required=True, description="Expiry of each valid secret; null = current."
+        DateTime, required=True, description="Expiry of each valid secret; null = current."
     )
 
     class Meta:
@@ -220,7 +221,7 @@ class WebhookSecretRotate(BaseMutation):
     """A new signing secret; the old one keeps signing for overlapSeconds (default a day)."""
 
     secret = graphene.String()
-    previous_expires_at = graphene.DateTime()
+    previous_expires_at = DateTime()
     roles = ROLES
     error_codes = WebhookErrorCode  # the payload's error enum (backend.api.mutations on main)
 

@@ -23,7 +23,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from . import claims, invariants, servers, sql, world
+from . import attacks, claims, invariants, servers, sql, world
 from .sizes import Sizes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -1010,6 +1010,7 @@ SCENARIOS: dict[int, Callable[[Context], list[Row]]] = {
     6: s6_writeoffs_during_issuance,
     7: s7_ledger_lock,
     8: claims.s8_claims,
+    9: attacks.s9_attacks,
 }
 
 

@@ -52,7 +52,7 @@ def _csv_rows(response) -> list[dict]:
 class TestCsv:
     def test_the_publisher_downloads_every_code(self, client, delivered):
         placement, coupons = delivered
-        key = make_api_key(placement.publisher, "finance")  # a read: any role of the publisher
+        key = make_api_key(placement.publisher, "brand")
         response = client.get(_csv_url(ids.encode("Placement", placement.pk)), **_auth(key))
         assert response.status_code == 200
         assert response["Content-Type"].startswith("text/csv")
@@ -153,6 +153,18 @@ def test_graphql_export_paginates_and_shows_no_pii(api, operation, delivered):
         "validUntil",
         "qrUrl",
     }
+
+
+def test_a_finance_key_reads_no_redeemable_codes(api, operation, client, delivered):
+    placement, coupons = delivered
+    key = make_api_key(placement.publisher, "finance")
+    pid = ids.encode("Placement", placement.pk)
+    r = api.execute(operation("coupons_placement_coupons"), {"placementId": pid, "first": 3}, key=key)
+    assert r.error_codes == ["FORBIDDEN"]
+    for url in (_csv_url(pid), _qr_url(coupons[0].code)):
+        response = client.get(url, **_auth(key))
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "FORBIDDEN"
 
 
 def test_end_to_end_issue_on_a_real_worker_and_export(live_api, operation, celery_worker_process):

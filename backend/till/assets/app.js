@@ -150,13 +150,13 @@
     }
   }
 
-  const CHECK = `query TillCheck($code: String!, $orderAmount: Int!, $currency: String!) {
+  const CHECK = `query TillCheck($code: String!, $orderAmount: Money!, $currency: String!) {
   checkCoupon(code: $code, orderAmount: $orderAmount, currency: $currency) {
     check { ok reasonCode message code orderAmount discountAmount payAmount currency campaignName }
     errors { field code message }
   }
 }`;
-  const REDEEM = `mutation TillRedeem($code: String!, $orderAmount: Int!, $currency: String!, $idempotencyKey: String!) {
+  const REDEEM = `mutation TillRedeem($code: String!, $orderAmount: Money!, $currency: String!, $idempotencyKey: String!) {
   redeemCoupon(code: $code, orderAmount: $orderAmount, currency: $currency, idempotencyKey: $idempotencyKey) {
     redemption { id status reasonCode message code orderAmount discountAmount payAmount currency campaignName createdAt }
     errors { field code message }
