@@ -117,6 +117,16 @@ X_FRAME_OPTIONS = "DENY"
 NOTIFICATIONS_BACKEND = env.str(
     "NOTIFICATIONS_BACKEND", default="backend.notifications.backends.KeepingBackend"
 )
+# Twilio's Messages API, for NOTIFICATIONS_BACKEND=backend.notifications.twilio.TwilioBackend.
+TWILIO = {
+    "ACCOUNT_SID": env.str("TWILIO_ACCOUNT_SID", default=""),
+    "AUTH_TOKEN": env.str("TWILIO_AUTH_TOKEN", default=""),
+    "MESSAGING_SERVICE_SID": env.str("TWILIO_MESSAGING_SERVICE_SID", default=""),
+    "FROM": env.str("TWILIO_FROM", default=""),
+    "API_BASE": env.str("TWILIO_API_BASE", default="https://api.twilio.com"),
+    "CONNECT_TIMEOUT_SECONDS": env.float("TWILIO_CONNECT_TIMEOUT_SECONDS", default=3.0),
+    "TIMEOUT_SECONDS": env.float("TWILIO_TIMEOUT_SECONDS", default=10.0),
+}
 # Fernet keys for the phone numbers kept for reminders: the first encrypts, all decrypt
 # (rotation: put a new key first, run `manage.py rotate_phone_keys`, drop the old one).
 # Without the variable, one key is derived from SECRET_KEY.

@@ -19,7 +19,7 @@ from django.utils.translation import gettext
 
 from backend.api.errors import ServiceError
 from backend.audience.identity import FanIdentity, InvalidIdentity, normalise_phone, phone_identity
-from backend.notifications.services import send_text
+from backend.notifications.services import SendFailed, send_text
 
 from .errors import ClaimErrorCode
 
@@ -84,12 +84,23 @@ def send_code(*, phone: str, ip: str) -> FanIdentity:
     code = f"{secrets.randbelow(10**6):06d}"
     cache.set(f"otp:code:{key}", _digest(key, code), CODE_TTL_SECONDS)
     cache.delete(f"otp:attempts:{key}")
-    send_text(
-        phone=normalised,
-        recipient_key=key,
-        kind="otp",
-        body=gettext("Your code is %(code)s. It is valid for 5 minutes. Do not share it.") % {"code": code},
-    )
+    try:
+        send_text(
+            phone=normalised,
+            recipient_key=key,
+            kind="otp",
+            body=gettext("Your code is %(code)s. It is valid for 5 minutes. Do not share it.")
+            % {"code": code},
+        )
+    except SendFailed:
+        # Nothing went out: the code is void and the fan may ask again at once (the hourly caps
+        # above still count this try). One message whatever the provider said about the number.
+        cache.delete_many([f"otp:code:{key}", f"otp:resend:{key}"])
+        raise ServiceError.single(
+            ClaimErrorCode.SEND_FAILED,
+            gettext("We could not send a code just now. Try again in a few minutes."),
+            "phone",
+        ) from None
     return identity
 
 

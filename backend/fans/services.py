@@ -22,7 +22,7 @@ from backend.coupons import codes
 from backend.coupons.issuance import coupon_validity
 from backend.coupons.models import Coupon
 from backend.merchants.models import Merchant
-from backend.notifications.services import send_text
+from backend.notifications.services import SendFailed, send_text
 
 from .contact import decrypt_phone, encrypt_phone
 from .errors import ClaimErrorCode, ClaimLinkErrorCode, PublishErrorCode
@@ -380,33 +380,40 @@ def send_expiry_reminders(*, now=None, days: int | None = None) -> int:
     )
     sent = 0
     for coupon_id in list(due[:5000]):
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "INSERT INTO fans_expiryreminder (coupon_id, sent_at) VALUES (%s, %s) "
-                    "ON CONFLICT (coupon_id) DO NOTHING RETURNING coupon_id",
-                    [coupon_id, now],
-                )
-                if cursor.fetchone() is None:
-                    continue  # another run took it
-            coupon = Coupon.objects.select_related("campaign", "fan__contact").get(pk=coupon_id)
-            contact = coupon.fan.contact
-            wallet = wallet_for(fan=coupon.fan)
-            with translation.override(contact.language):
-                body = gettext("Your coupon %(name)s expires on %(date)s. Open your wallet: %(url)s") % {
-                    "name": coupon.campaign.name,
-                    "date": coupon.valid_until.date().isoformat(),
-                    "url": settings.FANS_PUBLIC_URL.rstrip("/")
-                    + reverse("fans:wallet", kwargs={"token": wallet.token}),
-                }
-            send_text(
-                phone=decrypt_phone(contact.phone_encrypted),
-                recipient_key=coupon.fan.fan_key,
-                kind="expiry_reminder",
-                body=body,
-            )
-            sent += 1
+        try:
+            sent += _remind(coupon_id, now=now)
+        except SendFailed:
+            continue  # the reminder's row rolled back with the send: the next run tries again
     return sent
+
+
+def _remind(coupon_id: int, *, now) -> int:
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO fans_expiryreminder (coupon_id, sent_at) VALUES (%s, %s) "
+                "ON CONFLICT (coupon_id) DO NOTHING RETURNING coupon_id",
+                [coupon_id, now],
+            )
+            if cursor.fetchone() is None:
+                return 0  # another run took it
+        coupon = Coupon.objects.select_related("campaign", "fan__contact").get(pk=coupon_id)
+        contact = coupon.fan.contact
+        wallet = wallet_for(fan=coupon.fan)
+        with translation.override(contact.language):
+            body = gettext("Your coupon %(name)s expires on %(date)s. Open your wallet: %(url)s") % {
+                "name": coupon.campaign.name,
+                "date": coupon.valid_until.date().isoformat(),
+                "url": settings.FANS_PUBLIC_URL.rstrip("/")
+                + reverse("fans:wallet", kwargs={"token": wallet.token}),
+            }
+        send_text(
+            phone=decrypt_phone(contact.phone_encrypted),
+            recipient_key=coupon.fan.fan_key,
+            kind="expiry_reminder",
+            body=body,
+        )
+        return 1
 
 
 # --- the publisher's claim links -------------------------------------------------------

@@ -4,7 +4,8 @@
 default, ``KeepingBackend``, logs that a message went out (kind and masked number only:
 never the number or the text, which may hold a one-time code) and keeps it in the database,
 where the DEBUG dev inbox (``/dev/inbox/``) and the tests read it. A provider's adapter
-(an SMS gateway) implements the same ``send``.
+(an SMS gateway: ``backend.notifications.twilio.TwilioBackend``) implements the same ``send``
+and raises ``SendFailed`` when the text did not go out.
 """
 
 from __future__ import annotations
@@ -33,8 +34,14 @@ def mask_phone(phone: str) -> str:
     return "+" + digits[:2] + "*" * (len(digits) - 6) + digits[-4:]
 
 
+class SendFailed(Exception):
+    """The text did not go out (refused, unreachable, timed out). The reason is for logs only:
+    callers show one message whatever it was, so nobody learns whether a number is known."""
+
+
 class NotificationBackend:
     def send(self, message: TextMessage) -> None:
+        """Sends the text or raises ``SendFailed``."""
         raise NotImplementedError
 
 
