@@ -50,14 +50,53 @@ def _digest(fan_key: str, code: str) -> str:
     return hmac.new(settings.SECRET_KEY.encode(), f"{fan_key}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
+# Counters and the code live in Redis under the cache's keys (prefix and version), so tests
+# and tools reach them with ``cache.delete``; the scripts below make each check one round trip.
+_COUNT = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+# KEYS: checks per IP, attempts on the code, the code; ARGV: hour, IP limit, code TTL, max attempts.
+# Returns {1} IP capped, {2} locked (the code is dropped), {3} no code, {0, digest}.
+_CHECK = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+if n > tonumber(ARGV[2]) then return {1} end
+local a = redis.call('INCR', KEYS[2])
+if a == 1 then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
+if a > tonumber(ARGV[4]) then redis.call('DEL', KEYS[3]) return {2} end
+local code = redis.call('GET', KEYS[3])
+if not code then return {3} end
+return {0, code}
+"""
+# KEYS: the code [, claims per IP]; ARGV: hour. Uses the code up: -1 if another caller did,
+# else the IP's claim count (0 when not counting a claim).
+_USE = """
+if redis.call('DEL', KEYS[1]) == 0 then return -1 end
+if #KEYS == 1 then return 0 end
+local n = redis.call('INCR', KEYS[2])
+if n == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
+return n
+"""
+_scripts: dict[str, object] = {}
+
+
+def _redis():
+    return cache._cache.get_client(write=True)
+
+
+def _run(name: str, source: str, keys: list[str], args: list) -> object:
+    client = _redis()
+    script = _scripts.get(name)
+    if script is None:
+        script = _scripts[name] = client.register_script(source)
+    return script(keys=[cache.make_and_validate_key(k) for k in keys], args=args, client=client)
+
+
 def count_within(key: str, limit: int, *, window: int = HOUR) -> bool:
     """Counts one event under ``key`` for ``window`` seconds; False once past ``limit``."""
-    cache.add(key, 0, window)
-    try:
-        return cache.incr(key) <= limit
-    except ValueError:  # expired between add and incr: start again
-        cache.set(key, 1, window)
-        return True
+    return int(_run("count", _COUNT, [key], [window])) <= limit
 
 
 def _ip_key(ip: str) -> str:
@@ -82,8 +121,9 @@ def send_code(*, phone: str, ip: str) -> FanIdentity:
             ClaimErrorCode.RATE_LIMITED, gettext("Too many codes were asked for. Try again later."), "phone"
         )
     code = f"{secrets.randbelow(10**6):06d}"
-    cache.set(f"otp:code:{key}", _digest(key, code), CODE_TTL_SECONDS)
-    cache.delete(f"otp:attempts:{key}")
+    client = _redis()
+    client.set(cache.make_and_validate_key(f"otp:code:{key}"), _digest(key, code), ex=CODE_TTL_SECONDS)
+    client.delete(cache.make_and_validate_key(f"otp:attempts:{key}"))
     try:
         send_text(
             phone=normalised,
@@ -104,40 +144,55 @@ def send_code(*, phone: str, ip: str) -> FanIdentity:
     return identity
 
 
-def verify_code(*, phone: str, code: str, ip: str) -> VerifiedPhone:
+def verify_code(*, phone: str, code: str, ip: str, claim: bool = False) -> VerifiedPhone:
     """The phone's identity if ``code`` is the one last sent to it; the code is then used up.
 
     At most ``MAX_ATTEMPTS`` checks per code, whatever the concurrency (an atomic counter):
-    after that the code is locked and a new one must be sent.
+    after that the code is locked and a new one must be sent. With ``claim``, the right code
+    also counts one claim from ``ip`` (``check_claim_rate``) in the same round trip. Two
+    round trips to Redis in all, each one atomic script.
     """
     normalised, identity = parse_phone(phone)
     key = identity.fan_key
-    if not count_within(f"otp:checks:ip:{_ip_key(ip)}", _limits()["checks_per_ip_per_hour"]):
+    checked = _run(
+        "check",
+        _CHECK,
+        [f"otp:checks:ip:{_ip_key(ip)}", f"otp:attempts:{key}", f"otp:code:{key}"],
+        [HOUR, _limits()["checks_per_ip_per_hour"], CODE_TTL_SECONDS, MAX_ATTEMPTS],
+    )
+    if checked[0] == 1:
         raise ServiceError.single(
             ClaimErrorCode.RATE_LIMITED, gettext("Too many attempts. Try again later."), "code"
         )
-    if not count_within(f"otp:attempts:{key}", MAX_ATTEMPTS, window=CODE_TTL_SECONDS):
-        cache.delete(f"otp:code:{key}")
+    if checked[0] == 2:
         raise ServiceError.single(
             ClaimErrorCode.CODE_LOCKED, gettext("Too many wrong codes. Ask for a new code."), "code"
         )
-    expected = cache.get(f"otp:code:{key}")
+    expected = checked[1].decode() if checked[0] == 0 else None
     given = (code or "").strip()
     if expected is None or not hmac.compare_digest(expected, _digest(key, given)):
         raise ServiceError.single(
             ClaimErrorCode.CODE_INVALID, gettext("This code is wrong or has expired."), "code"
         )
     # Used up: only the caller that deletes the code wins (two concurrent right answers).
-    if not cache.delete(f"otp:code:{key}"):
+    keys = [f"otp:code:{key}"] + ([f"claims:ip:{_ip_key(ip)}"] if claim else [])
+    used = int(_run("use", _USE, keys, [HOUR]))
+    if used < 0:
         raise ServiceError.single(
             ClaimErrorCode.CODE_INVALID, gettext("This code is wrong or has expired."), "code"
         )
+    if claim and used > _limits()["claims_per_ip_per_hour"]:
+        raise _claims_capped()
     return VerifiedPhone(identity=identity, phone=normalised)
+
+
+def _claims_capped() -> ServiceError:
+    return ServiceError.single(
+        ClaimErrorCode.RATE_LIMITED, gettext("Too many claims from this network. Try again later."), None
+    )
 
 
 def check_claim_rate(*, ip: str) -> None:
     """Claims per IP address per hour are capped (a phone claims once per placement anyway)."""
     if not count_within(f"claims:ip:{_ip_key(ip)}", _limits()["claims_per_ip_per_hour"]):
-        raise ServiceError.single(
-            ClaimErrorCode.RATE_LIMITED, gettext("Too many claims from this network. Try again later."), None
-        )
+        raise _claims_capped()

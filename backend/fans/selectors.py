@@ -36,6 +36,12 @@ def claim_link_by_token(token: str) -> ClaimLink | None:
     )
 
 
+def claim_link_to_claim(token: str) -> ClaimLink | None:
+    """The link with only what a claim reads (its placement and campaign); the page's other
+    rows (issuer, publisher) load only if the page is shown after all (a refusal)."""
+    return ClaimLink.objects.select_related("placement__campaign").filter(token=token).first()
+
+
 def share_link_by_token(token: str) -> ShareLink | None:
     return (
         ShareLink.objects.select_related(

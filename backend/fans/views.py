@@ -33,7 +33,8 @@ def _errors(exc: ServiceError) -> dict[str, FieldError]:
 
 @require_http_methods(["GET", "POST"])
 def claim_page(request: HttpRequest, token: str) -> HttpResponse:
-    link = selectors.claim_link_by_token(token)
+    claiming = request.method == "POST" and request.POST.get("action") == "claim"
+    link = (selectors.claim_link_to_claim if claiming else selectors.claim_link_by_token)(token)
     if link is None:
         raise Http404
     return _claim(request, link)
@@ -121,8 +122,9 @@ def _claim(request: HttpRequest, link) -> HttpResponse:
                 context["step"] = "code"
             elif action == "claim":
                 context["step"] = "code"
-                verified = otp.verify_code(phone=phone, code=request.POST.get("code", ""), ip=_ip(request))
-                otp.check_claim_rate(ip=_ip(request))
+                verified = otp.verify_code(
+                    phone=phone, code=request.POST.get("code", ""), ip=_ip(request), claim=True
+                )
                 result = services.claim_coupon(
                     claim_link=link,
                     identity=verified.identity,

@@ -95,6 +95,7 @@ def twilio(settings):
         **settings.FANS_LIMITS,
         "sends_per_ip_per_hour": 10_000,
         "checks_per_ip_per_hour": 10_000,
+        "claims_per_ip_per_hour": 10_000,
     }
     notification_services._backend.cache_clear()  # the backend is built once per path
     yield fake
