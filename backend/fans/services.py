@@ -58,9 +58,26 @@ def ensure_fan(identity: FanIdentity) -> Fan:
 
 
 def wallet_for(*, fan: Fan) -> Wallet:
-    """The fan's active wallet, created if it has none (one active per fan, by constraint)."""
-    Wallet.objects.bulk_create([Wallet(fan=fan, token=secrets.token_urlsafe(32))], ignore_conflicts=True)
-    return Wallet.objects.get(fan=fan, revoked_at__isnull=True)
+    """The fan's active wallet, created if it has none (one active per fan, by constraint).
+
+    One statement: the insert, or else the active wallet as the statement found it. A wallet
+    another transaction committed while this insert waited is not in that snapshot: then it
+    is read again.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH created AS (INSERT INTO fans_wallet (fan_id, token, created_at) VALUES (%s, %s, now()) "
+            "ON CONFLICT DO NOTHING RETURNING id, token, created_at, revoked_at) "
+            "SELECT id, token, created_at, revoked_at FROM created UNION ALL "
+            "SELECT id, token, created_at, revoked_at FROM fans_wallet WHERE fan_id = %s AND revoked_at IS NULL "
+            "LIMIT 1",
+            [fan.pk, secrets.token_urlsafe(32), fan.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return Wallet.objects.get(fan=fan, revoked_at__isnull=True)
+    wallet_id, token, created_at, revoked_at = row
+    return Wallet(pk=wallet_id, fan=fan, token=token, created_at=created_at, revoked_at=revoked_at)
 
 
 def share_link_for(*, wallet: Wallet, coupon: Coupon) -> ShareLink:
