@@ -82,8 +82,17 @@ return n
 _scripts: dict[str, object] = {}
 
 
+_clients: dict[str, object] = {}
+
+
 def _redis():
-    return cache._cache.get_client(write=True)
+    """The cache's Redis client, built once per location (building one costs ~0.5 ms; a client
+    is thread-safe and draws on the cache's own connection pool)."""
+    location = str(settings.CACHES["default"]["LOCATION"])
+    client = _clients.get(location)
+    if client is None:
+        client = _clients[location] = cache._cache.get_client(write=True)
+    return client
 
 
 def _run(name: str, source: str, keys: list[str], args: list) -> object:

@@ -39,7 +39,10 @@ def claim_link_by_token(token: str) -> ClaimLink | None:
 def claim_link_to_claim(token: str) -> ClaimLink | None:
     """The link with only what a claim reads (its placement and campaign); the page's other
     rows (issuer, publisher) load only if the page is shown after all (a refusal)."""
-    return ClaimLink.objects.select_related("placement__campaign").filter(token=token).first()
+    try:  # the token is unique: get() compiles no ORDER BY, unlike first()
+        return ClaimLink.objects.select_related("placement__campaign").get(token=token)
+    except ClaimLink.DoesNotExist:
+        return None
 
 
 def share_link_by_token(token: str) -> ShareLink | None:
