@@ -288,7 +288,9 @@ class Query(graphene.ObjectType):
         return selectors.campaigns_for(
             merchant=caller.merchant,
             status=_value(status),
-            with_placements="placements" in selected_paths(info),
+            with_placements="placements" in (paths := selected_paths(info)),
+            with_coupon_counts="couponCounts" in paths,
+            with_history="history" in paths,
         )
 
     def resolve_campaign(root, info, id):
@@ -302,7 +304,8 @@ class Query(graphene.ObjectType):
             side=_value(side),
             status=_value(status),
             campaign_id=(ids.decode("Campaign", campaign_id) or 0) if campaign_id is not None else None,
-            with_campaign_usage=selects_any(selected_paths(info), *CAMPAIGN_USAGE),
+            with_campaign_usage=selects_any(paths := selected_paths(info), *CAMPAIGN_USAGE),
+            with_coupon_counts="couponCounts" in paths,
         )
 
     def resolve_placement(root, info, id):

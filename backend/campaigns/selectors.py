@@ -6,7 +6,8 @@ and the publisher) and to nobody else; neither side reads the other's rows throu
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, JSONField, Prefetch, Q, QuerySet, Sum
+from django.db.models.expressions import RawSQL
 
 from backend.merchants.models import Merchant
 
@@ -29,15 +30,42 @@ def campaigns_with_usage() -> QuerySet[Campaign]:
 _PLACEMENT_RELATED = ("campaign", "issuer", "publisher", "pool")
 
 
+# A row's coupons by state in the row's own query (a correlated subquery on the coupons'
+# foreign-key index), so a list showing couponCounts costs no query per row.
+_COUPON_STATE_COUNTS = (
+    "SELECT coalesce(jsonb_object_agg(s.status, s.n), '{{}}'::jsonb) FROM "
+    "(SELECT status, count(*) AS n FROM coupons_coupon WHERE {column} = {table}.id GROUP BY status) s"
+)
+
+
+def _with_coupon_counts(qs: QuerySet, *, column: str) -> QuerySet:
+    table = qs.model._meta.db_table
+    return qs.annotate(
+        coupon_state_counts=RawSQL(  # noqa: S611 - no parameters: the names are ours
+            _COUPON_STATE_COUNTS.format(column=column, table=table), [], output_field=JSONField()
+        )
+    )
+
+
 def campaigns_for(
-    *, merchant: Merchant, status: str | None = None, with_placements: bool = False
+    *,
+    merchant: Merchant,
+    status: str | None = None,
+    with_placements: bool = False,
+    with_coupon_counts: bool = False,
+    with_history: bool = False,
 ) -> QuerySet[Campaign]:
     """The merchant's campaigns with their usage; ``with_placements`` prefetches each one's
-    placements (all the issuer's side, the merchant's own) in one query for the page."""
+    placements (all the issuer's side, the merchant's own) in one query for the page, and
+    ``with_coupon_counts`` / ``with_history`` load those for the page too."""
     qs = Campaign.objects.filter(merchant=merchant)
     if status is not None:
         qs = qs.filter(status=status)
     qs = _with_usage(qs).order_by("id")
+    if with_coupon_counts:
+        qs = _with_coupon_counts(qs, column="campaign_id")
+    if with_history:
+        qs = qs.prefetch_related("changes")
     if with_placements:
         placements = Placement.objects.select_related(*_PLACEMENT_RELATED).order_by("id")
         qs = qs.prefetch_related(Prefetch("placements", queryset=placements, to_attr="issuer_placements"))
@@ -55,6 +83,7 @@ def placements_for(
     status: str | None = None,
     campaign_id: int | None = None,
     with_campaign_usage: bool = False,
+    with_coupon_counts: bool = False,
 ) -> QuerySet[Placement]:
     """Placements ``merchant`` is party to; ``side`` = "issuer" or "publisher" narrows it.
     ``with_campaign_usage`` loads the campaigns' usage too (one more query for the page)."""
@@ -74,6 +103,8 @@ def placements_for(
         )
     else:
         qs = qs.select_related(*_PLACEMENT_RELATED)
+    if with_coupon_counts:
+        qs = _with_coupon_counts(qs, column="placement_id")
     return qs.order_by("id")
 
 
@@ -90,7 +121,11 @@ COUPON_STATES = ("issued", "redeemed", "expired", "revoked")
 
 def coupon_counts(*, owner: Campaign | Placement) -> dict[str, int]:
     """A campaign's or a placement's coupons by state (through the reverse relation: the
-    coupons app sits above this one). The caller already scoped ``owner`` to its merchant."""
+    coupons app sits above this one). The caller already scoped ``owner`` to its merchant.
+    A list's selector may have loaded them with the row (``coupon_state_counts``)."""
+    if hasattr(owner, "coupon_state_counts"):
+        counts = owner.coupon_state_counts or {}
+        return {state: counts.get(state, 0) for state in COUPON_STATES}
     counts = dict(
         owner.coupons.values("status").annotate(n=Count("id")).values_list("status", "n").order_by()
     )

@@ -8,7 +8,7 @@ makes each crossing announced once, whatever the concurrency or a void that dips
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import Q, Sum
 
 from backend.api import ids
 from backend.outbox import registry
@@ -32,17 +32,40 @@ def crossed(used: int, cap: int | None) -> list[int]:
     return [p for p in PERCENTS if used * 100 >= cap * p]
 
 
-@registry.register(registry.REDEMPTION_VERIFIED, name="webhooks.budget_threshold")
-def check_thresholds(event) -> None:
-    with connection.cursor() as cursor:  # the redemptions app sits above this one: no import
+def _campaigns_of(redemption_ids: list[int]) -> list[Campaign]:
+    """The capped campaigns of these write-offs (the redemptions app sits above this one:
+    read its table, import nothing)."""
+    with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT campaign_id FROM redemptions_redemption WHERE id = %s", [event.payload["redemption_id"]]
+            "SELECT DISTINCT campaign_id FROM redemptions_redemption "
+            "WHERE id = ANY(%s) AND campaign_id IS NOT NULL",
+            [redemption_ids],
         )
-        row = cursor.fetchone()
-    campaign_id = row[0] if row else None
-    campaign = Campaign.objects.filter(pk=campaign_id).first() if campaign_id else None
-    if campaign is None or (campaign.budget_cap is None and campaign.max_redemptions is None):
-        return
+        campaign_ids = [row[0] for row in cursor.fetchall()]
+    if not campaign_ids:
+        return []
+    return list(
+        Campaign.objects.filter(pk__in=campaign_ids)
+        .filter(Q(budget_cap__isnull=False) | Q(max_redemptions__isnull=False))
+        .order_by("pk")
+    )
+
+
+def check_thresholds_batch(events) -> None:
+    """The batch form: each campaign of the batch is measured once, whatever its write-offs."""
+    for campaign in _campaigns_of([int(e.payload["redemption_id"]) for e in events]):
+        _check_campaign(campaign)
+
+
+@registry.register(
+    registry.REDEMPTION_VERIFIED, name="webhooks.budget_threshold", batch=check_thresholds_batch
+)
+def check_thresholds(event) -> None:
+    for campaign in _campaigns_of([int(event.payload["redemption_id"])]):
+        _check_campaign(campaign)
+
+
+def _check_campaign(campaign: Campaign) -> None:
     usage = CampaignSlot.objects.filter(campaign=campaign).aggregate(
         count=Sum("redeemed_count"), spent=Sum("spent_amount")
     )

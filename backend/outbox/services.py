@@ -57,27 +57,45 @@ class _Publisher:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._queue: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[int | threading.Event] = queue.SimpleQueue()
         self._pid: int | None = None
 
     def submit(self, event_id: int) -> None:
+        self._put(event_id)
+
+    def flush(self, timeout: float = 60.0) -> bool:
+        """Wait until everything submitted before this call was sent (or failed to be);
+        False if that took longer than ``timeout``. For tests and orderly shutdowns."""
+        marker = threading.Event()
+        self._put(marker)
+        return marker.wait(timeout)
+
+    def _put(self, item: int | threading.Event) -> None:
         with self._lock:
             if self._pid != os.getpid():  # first use, or a forked child: threads do not survive fork
                 self._queue = queue.SimpleQueue()
                 threading.Thread(target=self._run, name="outbox-publish", daemon=True).start()
                 self._pid = os.getpid()
-        self._queue.put(event_id)
+        self._queue.put(item)
 
     def _run(self) -> None:
         pending = self._queue
         while True:
-            ids = [pending.get()]
-            while len(ids) < batch_size():
+            ids: list[int] = []
+            markers: list[threading.Event] = []
+            item = pending.get()
+            while True:
+                (markers if isinstance(item, threading.Event) else ids).append(item)
+                if len(ids) >= batch_size():
+                    break
                 try:
-                    ids.append(pending.get_nowait())
+                    item = pending.get_nowait()
                 except queue.Empty:
                     break
-            _send(ids)
+            if ids:
+                _send(ids)
+            for marker in markers:
+                marker.set()
 
 
 _publisher = _Publisher()

@@ -11,6 +11,7 @@ from backend.api.errors import ServiceError
 from backend.api.mutations import BaseMutation
 from backend.api.permissions import ADMIN, require_key
 from backend.api.scalars import DateTime
+from backend.api.selection import selected_paths
 from backend.api.types import CountableConnection, ModelType
 
 from . import selectors, services
@@ -150,7 +151,11 @@ class Query(graphene.ObjectType):
         endpoint_pk = None
         if endpoint_id is not None:
             endpoint_pk = ids.decode("WebhookEndpoint", endpoint_id) or 0
-        return selectors.deliveries_for(merchant=caller.merchant, endpoint_id=endpoint_pk)
+        return selectors.deliveries_for(
+            merchant=caller.merchant,
+            endpoint_id=endpoint_pk,
+            with_attempts="attemptLog" in selected_paths(info),
+        )
 
 
 class WebhookEndpointInput(graphene.InputObjectType):

@@ -17,8 +17,16 @@ def endpoint_for(*, merchant: Merchant, endpoint_id: int) -> WebhookEndpoint | N
     return endpoints_for(merchant=merchant).filter(pk=endpoint_id).first()
 
 
-def deliveries_for(*, merchant: Merchant, endpoint_id: int | None = None) -> QuerySet[WebhookDelivery]:
-    deliveries = WebhookDelivery.objects.filter(endpoint__merchant=merchant).select_related("message")
+def deliveries_for(
+    *, merchant: Merchant, endpoint_id: int | None = None, with_attempts: bool = False
+) -> QuerySet[WebhookDelivery]:
+    """The merchant's deliveries, newest first; ``with_attempts`` loads the page's attempt logs
+    in one query."""
+    deliveries = WebhookDelivery.objects.filter(endpoint__merchant=merchant).select_related(
+        "message", "endpoint"
+    )
+    if with_attempts:
+        deliveries = deliveries.prefetch_related("attempt_log")
     if endpoint_id is not None:
         deliveries = deliveries.filter(endpoint_id=endpoint_id)
     return deliveries.order_by("-id")

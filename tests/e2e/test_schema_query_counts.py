@@ -23,6 +23,7 @@ from backend.api import ids
 from backend.audience.models import FanImport
 from backend.config.schema import schema
 from backend.coupons.models import IssuanceJob
+from backend.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
 from billing import services as billing_services
 from billing.models import BillingPeriod, Invoice
 from tests.factories import (
@@ -159,6 +160,18 @@ def world():
             line_count=1,
             status="paid",
             key=f"walk-{me.pk}-{i}",
+        )
+    # webhook deliveries to one endpoint, each with an attempt in its log
+    endpoint = WebhookEndpoint.objects.create(
+        merchant=me, url="https://hooks.example.com/in", event_types=["redemption.verified"]
+    )
+    for i in range(ROWS + 2):
+        message = WebhookMessage.objects.create(
+            uid=f"msg_walk_{me.pk}_{i}", merchant=me, event_type="redemption.verified", body="{}"
+        )
+        delivery = WebhookDelivery.objects.create(message=message, endpoint=endpoint, attempts=1)
+        WebhookAttempt.objects.create(
+            delivery=delivery, attempted_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC), url=endpoint.url
         )
     arguments = {
         "placementId": ids.encode("Placement", placement.pk),

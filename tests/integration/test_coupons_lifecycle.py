@@ -48,8 +48,19 @@ def test_expiry_in_batches_then_the_till_and_the_report(api, operation):
     assert answer["redemption"]["reasonCode"] == "EXPIRED"
     assert till(api, operation, setup, fresh.code)["redemption"]["status"] == "VERIFIED"
 
-    report = counts(api, operation, make_api_key(setup.merchant), setup.campaign)["couponCounts"]
+    key = make_api_key(setup.merchant)
+    report = counts(api, operation, key, setup.campaign)["couponCounts"]
     assert report == {"issued": 0, "claimed": None, "redeemed": 1, "expired": 5, "revoked": 0}
+    # a list loads the counts with its rows (one subquery per row, no query per row): the same numbers
+    listed = api.execute(
+        "{ campaigns(first: 5) { edges { node { couponCounts { issued claimed redeemed expired revoked } } } }"
+        " placements(first: 5) { edges { node { couponCounts { redeemed expired } } } } }",
+        key=key,
+    ).ok()
+    assert [e["node"]["couponCounts"] for e in listed["campaigns"]["edges"]] == [report]
+    assert [e["node"]["couponCounts"] for e in listed["placements"]["edges"]] == [
+        {"redeemed": 1, "expired": 5}
+    ]
     events = OutboxEvent.objects.filter(topic="coupons.expired")
     assert sum(e.payload["webhook"]["recipients"][0]["data"]["count"] for e in events) == 5
 

@@ -40,7 +40,9 @@ def test_seed_demo_is_idempotent_and_names_codes(tmp_path):
     issued = Coupon.objects.filter(placement=placement).count()
     assert issued == placement.issued_count == min(campaigns_demo.QUOTA, audience_demo.DEMO_FANS)
     assert any(line.startswith("Demo API keys") for line in first)
-    sample = first[-1].split(": ", 1)[1].split(", ")
+    [codes_line] = [line for line in first if line.strip().startswith("demo coupon codes:")]
+    sample = codes_line.split(": ", 1)[1].split(", ")
+    assert any("/c/" in line for line in first)  # the fans' hook ran too: a demo claim link
     assert len(sample) == 3 and all(codes.is_well_formed(c) for c in sample)
     assert Coupon.objects.filter(code__in=sample, placement=placement).count() == 3
 
