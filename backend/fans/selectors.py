@@ -57,6 +57,8 @@ def offer_of(link: ClaimLink) -> Offer:
     campaign = placement.campaign
     now = timezone.now()
     quota_left = max(0, placement.quota - placement.issued_count)
+    if isinstance(link, ShareLink):  # friends may also draw on the share allowance
+        quota_left += max(0, placement.share_allowance - placement.share_issued_count)
     available = (
         link.is_active
         and placement.status == Placement.Status.ACCEPTED
