@@ -50,8 +50,6 @@ def _value(enum_or_value: Any) -> Any:
 # Fields of a campaign computed from its budget slots: a list reaching campaigns through a
 # foreign key loads them for the whole page when one of these is selected.
 CAMPAIGN_USAGE = ("campaign.redeemedCount", "campaign.spentAmount")
-
-
 class CouponCounts(graphene.ObjectType):
     """Coupons by state: issued (still usable), claimed, redeemed, expired, revoked."""
 
