@@ -12,11 +12,12 @@ from backend.api.mutations import BaseMutation
 from backend.api.permissions import ADMIN, ANY_KEY, BRAND, require_key
 from backend.api.scalars import DateTime
 from backend.api.types import MerchantScopedType
+from backend.audience.errors import AudienceErrorCode
 from backend.campaigns import selectors as campaign_selectors
 from backend.coupons.delivery import delivery_url
 
 from . import selectors, services
-from .errors import SharingErrorCode
+from .errors import ClaimLinkErrorCode, PublishErrorCode, SharingErrorCode
 from .models import ClaimLink
 
 WRITE = (ADMIN, BRAND)
@@ -133,6 +134,7 @@ class ClaimLinkCreate(BaseMutation):
 
     claim_link = graphene.Field(ClaimLinkType)
     roles = WRITE
+    error_codes = ClaimLinkErrorCode
 
     class Arguments:
         input = ClaimLinkCreateInput(required=True)
@@ -155,6 +157,7 @@ class ClaimLinkDisable(BaseMutation):
 
     claim_link = graphene.Field(ClaimLinkType)
     roles = WRITE
+    error_codes = ClaimLinkErrorCode
 
     class Arguments:
         id = graphene.ID(required=True)
@@ -196,6 +199,7 @@ class CouponPublish(BaseMutation):
 
     coupon = graphene.Field(PublishedCoupon)
     roles = WRITE
+    error_codes = (PublishErrorCode, AudienceErrorCode)  # a bad phone number's code
 
     class Arguments:
         input = CouponPublishInput(required=True)
