@@ -309,3 +309,33 @@ def test_the_report_by_sharer_and_by_channel(api, operation):
     other = make_api_key(MerchantFactory())
     rows = api.execute(operation("attribution_report"), {"dimension": "SHARER"}, key=other).ok()
     assert rows["attributionReport"]["rows"] == []
+
+
+@pytest.mark.parametrize("dimension", ["channel", "sharer"])
+def test_the_channel_and_sharer_reports_keep_the_one_statement_shape(
+    dimension, django_assert_max_num_queries, monkeypatch
+):
+    """Two queries (the currencies in view, the report); pandas sees one row per group."""
+    from attribution import reports
+    from attribution.reports import Dimension, ReportFilters
+
+    link, terminal, _ = world(reward=False)
+    sharer = claim(link)
+    share = share_of(sharer)
+    for result in (sharer, *[claim(share) for _ in range(5)]):
+        write_off(result.coupon, terminal)
+    seen: list[int] = []
+    original = reports.pd.DataFrame.from_records
+
+    def spy(data, *args, **kwargs):
+        data = list(data)
+        seen.append(len(data))
+        return original(data, *args, **kwargs)
+
+    monkeypatch.setattr(reports.pd.DataFrame, "from_records", spy)
+    with django_assert_max_num_queries(2):
+        report = reports.build_report(
+            merchant=link.placement.issuer, dimension=Dimension(dimension), filters=ReportFilters()
+        )
+    assert len(report.rows) == 2 and len(report.totals) == 1 and max(seen) <= 3
+    assert sorted(report.rows["redeemed"].tolist()) == [1, 5]
