@@ -563,6 +563,9 @@ def grant_referral_reward(*, redemption_id: int) -> ReferralReward | None:
         if placement is None:
             return None
         placement = Placement.objects.select_for_update().get(pk=placement.pk)  # ordinals one by one
+        existing = ReferralReward.objects.filter(redemption_id=redemption_id).first()
+        if existing is not None:  # a concurrent run gave it while we waited for the lock
+            return existing
         ordinal = (
             Coupon.objects.filter(placement=placement, fan_id=sharer_id).aggregate(n=Max("ordinal"))["n"] or 0
         ) + 1

@@ -339,3 +339,40 @@ def test_the_channel_and_sharer_reports_keep_the_one_statement_shape(
         )
     assert len(report.rows) == 2 and len(report.totals) == 1 and max(seen) <= 3
     assert sorted(report.rows["redeemed"].tolist()) == [1, 5]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_same_write_off_rewarded_from_eight_concurrent_runs_gives_one_reward():
+    link, terminal, _ = world()
+    friend = claim(share_of(claim(link)))
+    import uuid
+
+    redemption = redemption_services.redeem_coupon(
+        terminal=terminal,
+        code=friend.coupon.code,
+        order_amount=3000,
+        currency=friend.coupon.campaign.currency,
+        idempotency_key=uuid.uuid4().hex,
+    )
+    barrier = threading.Barrier(8)
+    results: list = [None] * 8
+
+    def run(i):
+        barrier.wait()
+        try:
+            results[i] = services.grant_referral_reward(redemption_id=redemption.pk)
+        except Exception as exc:  # noqa: BLE001  (the outcome is the assertion)
+            results[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert all(isinstance(r, ReferralReward) for r in results), results
+    assert len({r.pk for r in results}) == 1
+    assert ReferralReward.objects.count() == 1
+    assert Coupon.objects.filter(fan_id=results[0].sharer_id).count() == 2  # its own and one reward
