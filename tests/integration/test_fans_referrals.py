@@ -249,6 +249,10 @@ def test_share_allowance_set_by_the_parties_only_and_never_below_what_friends_to
     out = api.execute(op, {"placementId": pid, "allowance": 9}, key=other).ok()["placementShareAllowanceSet"]
     assert [e["code"] for e in out["errors"]] == ["NOT_FOUND"]
     assert Placement.objects.get(pk=placement.pk).share_allowance == 5
+    read = api.execute(
+        "query($id: ID!) { placement(id: $id) { shareAllowance shareIssuedCount } }", {"id": pid}, key=key
+    ).ok()
+    assert read["placement"] == {"shareAllowance": 5, "shareIssuedCount": 1}
 
 
 def test_referral_reward_set_is_validated(api, operation):
@@ -276,6 +280,12 @@ def test_referral_reward_set_is_validated(api, operation):
     assert [e["code"] for e in call(campaign.pk, foreign.pk)["errors"]] == ["NOT_FOUND"]
     assert [e["code"] for e in call(foreign.pk, reward.pk)["errors"]] == ["NOT_FOUND"]
     assert Campaign.objects.get(pk=campaign.pk).referral_reward_id == reward.pk
+    read = api.execute(
+        "query($id: ID!) { campaign(id: $id) { referralRewardId } }",
+        {"id": ids.encode("Campaign", campaign.pk)},
+        key=key,
+    ).ok()
+    assert read["campaign"]["referralRewardId"] == ids.encode("Campaign", reward.pk)
     out = call(campaign.pk, None)  # removed
     assert out["errors"] == [] and out["referralReward"]["rewardCampaignId"] is None
     assert Campaign.objects.get(pk=campaign.pk).referral_reward_id is None
