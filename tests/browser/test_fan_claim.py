@@ -280,6 +280,8 @@ def test_a_friends_write_off_gives_the_sharer_a_reward_in_the_wallet_and_the_rep
     assert card.is_visible()
     assert card.get_by_role("status").filter(has_text="Ready to use").is_visible()
     assert card.get_by_label("Coupon code").inner_text() == Coupon.objects.get(campaign=reward).code
+    assert card.get_by_text("A reward for sharing with a friend").is_visible()
+    assert card.get_by_role("button", name="Share with friends").count() == 0  # a reward is not shared on
     save_product_screenshot(page, "wallet-referral-reward-en")
 
     report = api.execute(
