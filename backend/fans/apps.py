@@ -16,5 +16,9 @@ class FansConfig(AppConfig):
 
         from . import handlers
 
-        register(REDEMPTION_VERIFIED, name="fans.referral_reward")(handlers.grant_referral_reward)
-        register(REDEMPTION_VOIDED, name="fans.referral_take_back")(handlers.take_back_referral_reward)
+        register(
+            REDEMPTION_VERIFIED, name="fans.referral_reward", batch=handlers.grant_referral_rewards_batch
+        )(handlers.grant_referral_reward)
+        register(
+            REDEMPTION_VOIDED, name="fans.referral_take_back", batch=handlers.take_back_referral_rewards_batch
+        )(handlers.take_back_referral_reward)

@@ -19,3 +19,12 @@ def grant_referral_reward(event) -> None:
 def take_back_referral_reward(event) -> None:
     """REDEMPTION_VOIDED -> the sharer's unused reward coupon is revoked."""
     services.take_back_referral_reward(redemption_id=_redemption_id(event))
+
+
+def grant_referral_rewards_batch(events) -> None:
+    """The batch form (the outbox falls back to the per-event one if it raises)."""
+    services.grant_referral_rewards(redemption_ids=[_redemption_id(e) for e in events])
+
+
+def take_back_referral_rewards_batch(events) -> None:
+    services.take_back_referral_rewards(redemption_ids=[_redemption_id(e) for e in events])

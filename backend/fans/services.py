@@ -589,6 +589,35 @@ def grant_referral_reward(*, redemption_id: int) -> ReferralReward | None:
         )
 
 
+def rewarded_redemption_ids(*, redemption_ids: list[int]) -> list[int]:
+    """Of these write-offs, those that may earn a referral reward (verified, of a coupon
+    claimed through a share link, of a campaign with a reward): one query for a batch."""
+    return list(
+        Redemption.objects.filter(
+            pk__in=redemption_ids,
+            status=Redemption.Status.VERIFIED,
+            coupon__claim__sharer__isnull=False,
+            coupon__campaign__referral_reward__isnull=False,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def grant_referral_rewards(*, redemption_ids: list[int]) -> None:
+    """The batch form of :func:`grant_referral_reward`: one query finds the few write-offs
+    that earn a reward, and only those do the work."""
+    for redemption_id in rewarded_redemption_ids(redemption_ids=redemption_ids):
+        grant_referral_reward(redemption_id=redemption_id)
+
+
+def take_back_referral_rewards(*, redemption_ids: list[int]) -> None:
+    """The batch form of :func:`take_back_referral_reward`: one query when none was rewarded."""
+    rewarded = ReferralReward.objects.filter(redemption_id__in=redemption_ids, revoked_at__isnull=True)
+    for redemption_id in rewarded.order_by("redemption_id").values_list("redemption_id", flat=True):
+        take_back_referral_reward(redemption_id=redemption_id)
+
+
 def take_back_referral_reward(*, redemption_id: int) -> bool:
     """A void of the friend's write-off takes the sharer's reward coupon back while it is
     unused (it becomes REVOKED); a reward already used stays. Idempotent."""

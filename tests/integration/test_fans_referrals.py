@@ -386,3 +386,38 @@ def test_the_same_write_off_rewarded_from_eight_concurrent_runs_gives_one_reward
     assert len({r.pk for r in results}) == 1
     assert ReferralReward.objects.count() == 1
     assert Coupon.objects.filter(fan_id=results[0].sharer_id).count() == 2  # its own and one reward
+
+
+def test_a_batch_of_write_off_events_rewards_only_the_shared_ones_in_a_fixed_number_of_statements(
+    django_assert_max_num_queries,
+):
+    import uuid
+
+    from backend.outbox.models import OutboxEvent
+    from backend.outbox.registry import Handler
+    from backend.outbox.services import _run_handler
+
+    link, terminal, reward_campaign = world()
+    sharer = claim(link)
+    share = share_of(sharer)
+    coupons = [claim(link).coupon for _ in range(6)] + [claim(share).coupon, claim(share).coupon]
+    for coupon in coupons:
+        redemption_services.redeem_coupon(
+            terminal=terminal,
+            code=coupon.code,
+            order_amount=3000,
+            currency=coupon.campaign.currency,
+            idempotency_key=uuid.uuid4().hex,
+        )
+    events = list(OutboxEvent.objects.filter(topic=REDEMPTION_VERIFIED).order_by("pk"))
+    assert len(events) == 8
+    (handler,) = [h for h in handlers_for(REDEMPTION_VERIFIED) if h.name == "fans.referral_reward"]
+    assert isinstance(handler, Handler) and handler.batch is not None
+    failures: dict = {}
+    with django_assert_max_num_queries(6):  # none shared: the delivery rows, one select, savepoints
+        _run_handler(handler, events[:6], failures)
+    assert failures == {} and not ReferralReward.objects.exists()
+    _run_handler(handler, events, failures)  # the two friends' write-offs
+    assert failures == {}
+    assert sorted(r.sharer_id for r in ReferralReward.objects.all()) == [sharer.coupon.fan_id] * 2
+    assert Coupon.objects.filter(campaign=reward_campaign, fan_id=sharer.coupon.fan_id).count() == 2
