@@ -28,6 +28,12 @@ class AttributionRecord(models.Model):
     fan = models.ForeignKey("audience.Fan", on_delete=models.PROTECT, related_name="+", db_index=False)
     store = models.ForeignKey("merchants.Store", on_delete=models.PROTECT, related_name="+")
     terminal = models.ForeignKey("merchants.Terminal", on_delete=models.PROTECT, related_name="+")
+    # How the coupon reached the fan when it was claimed (backend.fans Claim): the claim
+    # channel, and the fan who shared it. Null for coupons issued to a pool.
+    channel = models.CharField(max_length=40, null=True, blank=True)
+    sharer = models.ForeignKey(
+        "audience.Fan", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
 
     issued_at = models.DateTimeField(help_text="When the coupon was issued to the fan.")
     redeemed_at = models.DateTimeField(help_text="When the write-off was verified.")

@@ -24,6 +24,8 @@ Figures (all over the filtered records; money in integer minor units of ``curren
   after an upheld dispute, so they agree with the issuer's ledger.
 - cost_per_redemption: (discount + fees) / redeemed, rounded half up to a minor unit.
 - median_seconds_to_redeem: percentile_cont(0.5) of issue-to-write-off seconds (redeemed).
+- CHANNEL and SHARER group by how the coupon was claimed (backend.fans, copied onto the
+  record when it is written); coupons issued to a pool fall in the row without a key.
 - new_customers: redeemed write-offs that were the fan's first at the issuer; share = / redeemed.
 """
 
@@ -48,6 +50,8 @@ class Dimension(StrEnum):
     PUBLISHER = "publisher"
     STORE = "store"
     DAY = "day"
+    CHANNEL = "channel"  # the claim channel (wechat-group, share, crm); no key: not claimed
+    SHARER = "sharer"  # the fan who shared the coupon's link; no key: not shared
     # One row per write-off, for finance: exported only (reportExportCreate), never a report.
     WRITEOFFS = "writeoffs"
 
@@ -121,6 +125,8 @@ _RECORD_KEY = {
     Dimension.PUBLISHER: "(r.publisher_id + 0)",
     Dimension.STORE: "(r.store_id + 0)",
     Dimension.DAY: "(r.redeemed_at AT TIME ZONE %(tz)s)::date",
+    Dimension.CHANNEL: "r.channel",
+    Dimension.SHARER: "(r.sharer_id + 0)",
 }
 _LABEL = {
     Dimension.PLACEMENT: (
@@ -133,6 +139,9 @@ _LABEL = {
     Dimension.PUBLISHER: ("LEFT JOIN merchants_merchant lm ON lm.id = t.key", "lm.name"),
     Dimension.STORE: ("LEFT JOIN merchants_store ls ON ls.id = t.key", "ls.name"),
     Dimension.DAY: ("", "to_char(t.key, 'YYYY-MM-DD')"),
+    Dimension.CHANNEL: ("", "coalesce(t.key, '(not claimed)')"),
+    # A fan has no name to show: the key (its global id) is the label's whole story.
+    Dimension.SHARER: ("", "CASE WHEN t.key IS NULL THEN '(not shared)' END"),
 }
 
 
@@ -142,14 +151,22 @@ _KEY_TYPE = {
     Dimension.CAMPAIGN: "Campaign",
     Dimension.PUBLISHER: "Merchant",
     Dimension.STORE: "Store",
+    Dimension.SHARER: "Fan",
 }
+
+
+# The key of the row without a channel or sharer (coupons issued to a pool, or not shared):
+# no channel starts with "-" (CHANNEL_RE in backend.fans) and no global id is "-".
+NO_KEY = "-"
 
 
 def encode_key(dimension: Dimension, key) -> str | None:
     if key is None or (not isinstance(key, dt.date) and pd.isna(key)):
-        return None
+        return NO_KEY if dimension in (Dimension.CHANNEL, Dimension.SHARER) else None
     if dimension == Dimension.DAY:
         return key.isoformat()
+    if dimension == Dimension.CHANNEL:
+        return str(key)
     return ids.encode(_KEY_TYPE[dimension], int(key))
 
 

@@ -64,7 +64,13 @@ class AttributionReportRow(graphene.ObjectType):
     class Meta:
         interfaces = (ReportFigures,)
 
-    key = graphene.String(required=True, description="A global id, or an ISO date for days.")
+    key = graphene.String(
+        required=True,
+        description=(
+            "A global id, an ISO date for days, a claim channel for CHANNEL; '-' is the row "
+            "without a channel (CHANNEL) or without a sharer (SHARER)."
+        ),
+    )
     label = graphene.String()
 
 

@@ -32,6 +32,9 @@ def _record_values(redemption: Redemption) -> dict:
     redeemed_at = redemption.created_at
     seconds = max(0, int((redeemed_at - coupon.issued_at).total_seconds()))
     in_window = redeemed_at <= coupon.issued_at + dt.timedelta(days=campaign.attribution_window_days)
+    # How the coupon was claimed (backend.fans Claim, a reverse one-to-one loaded with the
+    # redemption): its channel and sharer; none for coupons issued to a pool.
+    claim = getattr(coupon, "claim", None)
     voided_at = None
     if redemption.status == Redemption.Status.VOIDED:
         voided_at = redemption.voided_at or timezone.now()
@@ -44,6 +47,8 @@ def _record_values(redemption: Redemption) -> dict:
         "fan_id": coupon.fan_id,
         "store_id": redemption.store_id,
         "terminal_id": redemption.terminal_id,
+        "channel": claim.channel if claim is not None else None,
+        "sharer_id": claim.sharer_id if claim is not None else None,
         "issued_at": coupon.issued_at,
         "redeemed_at": redeemed_at,
         "seconds_to_redeem": seconds,
@@ -69,7 +74,9 @@ def record_for_redemption(*, redemption_id: int) -> AttributionRecord | None:
         if existing is not None:
             return existing
         redemption = (
-            Redemption.objects.select_related("coupon", "campaign", "placement", "coupon__placement")
+            Redemption.objects.select_related(
+                "coupon", "campaign", "placement", "coupon__placement", "coupon__claim"
+            )
             .filter(pk=redemption_id, status__in=ATTRIBUTABLE_STATUSES, coupon__isnull=False)
             .first()
         )
@@ -96,7 +103,9 @@ def record_for_redemptions(*, redemption_ids: Sequence[int]) -> dict[int, Attrib
         missing = [i for i in ids if i not in have]
         if missing:
             redemptions = (
-                Redemption.objects.select_related("coupon", "campaign", "placement", "coupon__placement")
+                Redemption.objects.select_related(
+                    "coupon", "campaign", "placement", "coupon__placement", "coupon__claim"
+                )
                 .filter(pk__in=missing, status__in=ATTRIBUTABLE_STATUSES, coupon__isnull=False)
                 .order_by("pk")
             )
@@ -105,6 +114,8 @@ def record_for_redemptions(*, redemption_ids: Sequence[int]) -> dict[int, Attrib
                 AttributionRecord.objects.bulk_create(rows, ignore_conflicts=True)
                 _refresh_new_customers(sorted({(r.issuer_id, r.fan_id) for r in rows}))
         return {r.redemption_id: r for r in AttributionRecord.objects.filter(redemption_id__in=ids)}
+
+
 def mark_billing(
     *, redemption_ids: list[int], period_start: dt.date | None = None, invoice_id: int | None = None
 ) -> int:

@@ -69,6 +69,14 @@ class Campaign(models.Model):
     allow_gifting = models.BooleanField(
         default=True, help_text="A fan may give an unused coupon to a friend, once."
     )
+    referral_reward = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="A campaign of the same issuer: a friend's write-off through a share link gives the sharer one.",
+    )
 
     # Daily caps (the merchant's local day), changeable while live; null = none.
     daily_redemption_cap = models.PositiveIntegerField(null=True, blank=True)
@@ -189,6 +197,10 @@ class Placement(models.Model):
     quota = models.PositiveIntegerField()
     publisher_share_bps = models.PositiveIntegerField()
     issued_count = models.PositiveIntegerField(default=0)
+    share_allowance = models.PositiveIntegerField(
+        default=0, help_text="Coupons for friends claiming through share links once the quota is used up."
+    )
+    share_issued_count = models.PositiveIntegerField(default=0)
     proposed_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)

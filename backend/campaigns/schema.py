@@ -82,6 +82,9 @@ class CampaignType(MerchantScopedType):
         graphene.NonNull(StoreType), required=True, description="Empty when allStores is true."
     )
     redeemed_count = graphene.Int(required=True, description="Verified, non-voided write-offs.")
+    referral_reward_id = graphene.ID(
+        description="The campaign a sharer gets a coupon of when a friend's coupon is written off."
+    )
     spent_amount = Money(required=True, description="Discounts given plus fees, minor units.")
     placements = graphene.List(graphene.NonNull(lambda: PlacementType), required=True)
     coupon_counts = graphene.Field(CouponCounts, required=True)
@@ -132,6 +135,9 @@ class CampaignType(MerchantScopedType):
 
     def resolve_redeemed_count(root, info):
         return CampaignType._usage(root)[0]
+
+    def resolve_referral_reward_id(root, info):
+        return ids.encode("Campaign", root.referral_reward_id) if root.referral_reward_id else None
 
     def resolve_spent_amount(root, info):
         return CampaignType._usage(root)[1]
@@ -211,6 +217,8 @@ class PlacementType(ModelType):
             "quota",
             "publisher_share_bps",
             "issued_count",
+            "share_allowance",
+            "share_issued_count",
             "proposed_at",
             "decided_at",
             "ended_at",

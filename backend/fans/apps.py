@@ -11,3 +11,14 @@ class FansConfig(AppConfig):
         from . import services
 
         consent_withdrawn.connect(services.forget_contact_without_consent, dispatch_uid="fans.contact")
+
+        from backend.outbox.registry import REDEMPTION_VERIFIED, REDEMPTION_VOIDED, register
+
+        from . import handlers
+
+        register(
+            REDEMPTION_VERIFIED, name="fans.referral_reward", batch=handlers.grant_referral_rewards_batch
+        )(handlers.grant_referral_reward)
+        register(
+            REDEMPTION_VOIDED, name="fans.referral_take_back", batch=handlers.take_back_referral_rewards_batch
+        )(handlers.take_back_referral_reward)

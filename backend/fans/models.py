@@ -128,3 +128,19 @@ class ExpiryReminder(models.Model):
 
     coupon = models.OneToOneField("coupons.Coupon", on_delete=models.CASCADE, related_name="+")
     sent_at = models.DateTimeField(auto_now_add=True)
+
+
+class ReferralReward(models.Model):
+    """The reward a sharer got for a friend's write-off (the campaign's referral reward).
+
+    Exactly one per write-off (unique on the redemption); a void of that write-off takes
+    the reward coupon back while it is unused (``revoked_at``).
+    """
+
+    redemption = models.OneToOneField(
+        "redemptions.Redemption", on_delete=models.PROTECT, related_name="referral_reward"
+    )
+    sharer = models.ForeignKey("audience.Fan", on_delete=models.PROTECT, related_name="+")
+    coupon = models.OneToOneField("coupons.Coupon", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)

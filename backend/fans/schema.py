@@ -17,7 +17,7 @@ from backend.campaigns import selectors as campaign_selectors
 from backend.coupons.delivery import delivery_url
 
 from . import selectors, services
-from .errors import ClaimLinkErrorCode, PublishErrorCode
+from .errors import ClaimLinkErrorCode, PublishErrorCode, SharingErrorCode
 from .models import ClaimLink
 
 WRITE = (ADMIN, BRAND)
@@ -223,7 +223,88 @@ class CouponPublish(BaseMutation):
         return {"coupon": published}
 
 
+class PlacementShareAllowance(graphene.ObjectType):
+    """Coupons for friends claiming through share links once the placement's quota is used up."""
+
+    placement_id = graphene.ID(required=True)
+    allowance = graphene.Int(required=True)
+    taken = graphene.Int(required=True, description="Of the allowance, coupons friends already claimed.")
+
+
+class PlacementShareAllowanceSet(BaseMutation):
+    """The placement's issuer or publisher sets its share allowance (never below what is taken)."""
+
+    share_allowance = graphene.Field(PlacementShareAllowance)
+    roles = WRITE
+    error_codes = SharingErrorCode
+
+    class Arguments:
+        placement_id = graphene.ID(required=True)
+        allowance = graphene.Int(required=True)
+
+    @classmethod
+    def perform(cls, caller, info, placement_id, allowance):
+        placement = campaign_selectors.placement_for(
+            merchant=caller.merchant, placement_id=ids.decode("Placement", placement_id) or 0
+        )
+        if placement is None:
+            raise ServiceError.not_found("placement_id", "Placement")
+        placement = services.placement_share_allowance_set(
+            merchant=caller.merchant, placement=placement, allowance=allowance
+        )
+        result = PlacementShareAllowance(
+            placement_id=ids.encode("Placement", placement.pk),
+            allowance=placement.share_allowance,
+            taken=placement.share_issued_count,
+        )
+        return {"share_allowance": result}
+
+
+class CampaignReferralReward(graphene.ObjectType):
+    campaign_id = graphene.ID(required=True)
+    reward_campaign_id = graphene.ID(description="None: no referral reward.")
+
+
+class CampaignReferralRewardSet(BaseMutation):
+    """The issuer sets (or, without rewardCampaignId, removes) a campaign's referral reward:
+    a friend's write-off of a coupon claimed through a fan's share link gives that fan one
+    coupon of the reward campaign, taken back while unused if the write-off is voided."""
+
+    referral_reward = graphene.Field(CampaignReferralReward)
+    roles = WRITE
+    error_codes = SharingErrorCode
+
+    class Arguments:
+        campaign_id = graphene.ID(required=True)
+        reward_campaign_id = graphene.ID(description="Another campaign of yours; leave out to remove.")
+
+    @classmethod
+    def perform(cls, caller, info, campaign_id, reward_campaign_id=None):
+        campaign = campaign_selectors.campaign_for(
+            merchant=caller.merchant, campaign_id=ids.decode("Campaign", campaign_id) or 0
+        )
+        if campaign is None:
+            raise ServiceError.not_found("campaign_id", "Campaign")
+        reward = None
+        if reward_campaign_id is not None:
+            reward = campaign_selectors.campaign_for(
+                merchant=caller.merchant, campaign_id=ids.decode("Campaign", reward_campaign_id) or 0
+            )
+            if reward is None:
+                raise ServiceError.not_found("reward_campaign_id", "Campaign")
+        campaign = services.campaign_referral_reward_set(
+            merchant=caller.merchant, campaign=campaign, reward=reward
+        )
+        result = CampaignReferralReward(
+            campaign_id=ids.encode("Campaign", campaign.pk),
+            reward_campaign_id=ids.encode("Campaign", reward.pk) if reward is not None else None,
+        )
+        return {"referral_reward": result}
+
+
 class Mutation(graphene.ObjectType):
+    placement_share_allowance_set = PlacementShareAllowanceSet.Field()
+    campaign_referral_reward_set = CampaignReferralRewardSet.Field()
     coupon_publish = CouponPublish.Field()
     claim_link_create = ClaimLinkCreate.Field()
     claim_link_disable = ClaimLinkDisable.Field()

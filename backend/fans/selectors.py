@@ -12,7 +12,7 @@ from backend.coupons.delivery import coupon_id_of
 from backend.coupons.models import Coupon
 from backend.merchants.models import Merchant, Store
 
-from .models import Claim, ClaimLink, Gift, ShareLink, Wallet
+from .models import Claim, ClaimLink, Gift, ReferralReward, ShareLink, Wallet
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,8 @@ def offer_of(link: ClaimLink) -> Offer:
     campaign = placement.campaign
     now = timezone.now()
     quota_left = max(0, placement.quota - placement.issued_count)
+    if isinstance(link, ShareLink):  # friends may also draw on the share allowance
+        quota_left += max(0, placement.share_allowance - placement.share_issued_count)
     available = (
         link.is_active
         and placement.status == Placement.Status.ACCEPTED
@@ -90,6 +92,15 @@ def wallet_by_token(token: str) -> Wallet | None:
 
 def gift_by_token(token: str) -> Gift | None:
     return Gift.objects.select_related("coupon__campaign__merchant").filter(token=token).first()
+
+
+def reward_coupon_ids(coupon_ids: list[int]) -> set[int]:
+    """Of these coupons, the referral rewards still standing (not taken back)."""
+    return set(
+        ReferralReward.objects.filter(coupon_id__in=coupon_ids, revoked_at__isnull=True).values_list(
+            "coupon_id", flat=True
+        )
+    )
 
 
 def gifted_coupon_ids(coupon_ids: list[int]) -> set[int]:

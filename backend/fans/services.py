@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Max
+from django.db.models.functions import Greatest
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
@@ -23,10 +24,11 @@ from backend.coupons.issuance import coupon_validity
 from backend.coupons.models import Coupon
 from backend.merchants.models import Merchant
 from backend.notifications.services import SendFailed, send_text
+from backend.redemptions.models import Redemption
 
 from .contact import decrypt_phone, encrypt_phone
-from .errors import ClaimErrorCode, ClaimLinkErrorCode, PublishErrorCode
-from .models import Claim, ClaimLink, ExpiryReminder, FanContact, Gift, ShareLink, Wallet
+from .errors import ClaimErrorCode, ClaimLinkErrorCode, PublishErrorCode, SharingErrorCode
+from .models import Claim, ClaimLink, ExpiryReminder, FanContact, Gift, ReferralReward, ShareLink, Wallet
 
 CHANNEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 MEMBERSHIP_SOURCE = "claim"
@@ -281,6 +283,12 @@ def _bind_coupon(
     taken = Placement.objects.filter(
         pk=placement.pk, status=Placement.Status.ACCEPTED, issued_count__lt=F("quota")
     ).update(issued_count=F("issued_count") + 1)
+    if not taken and share is not None:
+        # A friend through a share link: the placement's share allowance once the quota is
+        # used up, taken by the same kind of conditional UPDATE (exact under concurrency).
+        taken = Placement.objects.filter(
+            pk=placement.pk, status=Placement.Status.ACCEPTED, share_issued_count__lt=F("share_allowance")
+        ).update(share_issued_count=F("share_issued_count") + 1)
     if not taken:
         raise ServiceError.single(
             ClaimErrorCode.QUOTA_EXHAUSTED, gettext("Sorry, all coupons have been claimed."), None
@@ -466,3 +474,188 @@ def claim_link_disable(*, merchant: Merchant, claim_link: ClaimLink) -> ClaimLin
     ClaimLink.objects.filter(pk=claim_link.pk, disabled_at__isnull=True).update(disabled_at=timezone.now())
     claim_link.refresh_from_db(fields=["disabled_at"])
     return claim_link
+
+
+# --- sharing: the share allowance and referral rewards ----------------------------------
+
+MAX_SHARE_ALLOWANCE = 1_000_000
+
+
+def placement_share_allowance_set(*, merchant: Merchant, placement: Placement, allowance: int) -> Placement:
+    """How many coupons friends may claim through share links once the quota is used up.
+
+    The placement's issuer or its publisher sets it; never below what friends already took
+    (one conditional UPDATE, so a concurrent friend's claim cannot slip under it).
+    """
+    if merchant.pk not in (placement.issuer_id, placement.publisher_id):
+        raise ServiceError.single(
+            SharingErrorCode.ONLY_PARTIES, "Only the placement's issuer or publisher sets it.", "placement_id"
+        )
+    if not 0 <= allowance <= MAX_SHARE_ALLOWANCE:
+        raise ServiceError.single(
+            SharingErrorCode.INVALID_ALLOWANCE, f"The allowance is 0 to {MAX_SHARE_ALLOWANCE:,}.", "allowance"
+        )
+    changed = Placement.objects.filter(pk=placement.pk, share_issued_count__lte=allowance).update(
+        share_allowance=allowance
+    )
+    placement.refresh_from_db(fields=["share_allowance", "share_issued_count"])
+    if not changed:
+        raise ServiceError.single(
+            SharingErrorCode.INVALID_ALLOWANCE,
+            f"Friends already took {placement.share_issued_count}: the allowance cannot be lower.",
+            "allowance",
+        )
+    return placement
+
+
+@transaction.atomic
+def campaign_referral_reward_set(
+    *, merchant: Merchant, campaign: Campaign, reward: Campaign | None
+) -> Campaign:
+    """The campaign's referral reward: a campaign of the same issuer, not itself and not
+    ended (None removes it). Rewards already given stay."""
+    if campaign.merchant_id != merchant.pk:
+        raise ServiceError.single(
+            SharingErrorCode.ONLY_ISSUER,
+            "Only the campaign's issuer sets its referral reward.",
+            "campaign_id",
+        )
+    if reward is not None and (
+        reward.merchant_id != merchant.pk
+        or reward.pk == campaign.pk
+        or reward.status == Campaign.Status.ENDED
+    ):
+        raise ServiceError.single(
+            SharingErrorCode.INVALID_REWARD,
+            "The reward is another running campaign of the same issuer.",
+            "reward_campaign_id",
+        )
+    Campaign.objects.filter(pk=campaign.pk).update(referral_reward=reward)
+    campaign.referral_reward = reward
+    return campaign
+
+
+def _reward_placement(*, reward: Campaign, placement: Placement, now) -> Placement | None:
+    """Where reward coupons of ``reward`` sit for the publisher of ``placement``: the reward
+    campaign's open placement in the same pool, created (accepted) on demand. None when
+    that placement is only proposed (the publisher has not accepted it yet)."""
+    fields = {"campaign": reward, "pool_id": placement.pool_id, "status__in": ["proposed", "accepted"]}
+    found = Placement.objects.filter(**fields).first()
+    if found is None:
+        try:
+            with transaction.atomic():
+                found = Placement.objects.create(
+                    campaign=reward,
+                    issuer_id=reward.merchant_id,
+                    publisher_id=placement.publisher_id,
+                    pool_id=placement.pool_id,
+                    status=Placement.Status.ACCEPTED,
+                    quota=1,
+                    publisher_share_bps=0,
+                    decided_at=now,
+                    auto_accepted=True,
+                )
+        except IntegrityError:  # created at the same moment by another reward
+            found = Placement.objects.filter(**fields).first()
+    if found is None or found.status != Placement.Status.ACCEPTED:
+        return None
+    return found
+
+
+def grant_referral_reward(*, redemption_id: int) -> ReferralReward | None:
+    """A friend's verified write-off of a coupon claimed through a share link gives the sharer
+    one coupon of the campaign's referral reward: once per write-off (unique on the
+    redemption). Run by the outbox handler inside its transaction."""
+    redemption = (
+        Redemption.objects.select_related("coupon__campaign__referral_reward", "coupon__placement")
+        .filter(pk=redemption_id, status=Redemption.Status.VERIFIED, coupon__isnull=False)
+        .first()
+    )
+    if redemption is None:
+        return None  # rejected, unknown, or voided before its event ran
+    coupon = redemption.coupon
+    reward = coupon.campaign.referral_reward
+    sharer_id = Claim.objects.filter(coupon_id=coupon.pk).values_list("sharer_id", flat=True).first()
+    if sharer_id is None or reward is None or reward.status != Campaign.Status.ACTIVE:
+        return None
+    existing = ReferralReward.objects.filter(redemption_id=redemption_id).first()
+    if existing is not None:
+        return existing
+    now = timezone.now()
+    with transaction.atomic():
+        placement = _reward_placement(reward=reward, placement=coupon.placement, now=now)
+        if placement is None:
+            return None
+        placement = Placement.objects.select_for_update().get(pk=placement.pk)  # ordinals one by one
+        existing = ReferralReward.objects.filter(redemption_id=redemption_id).first()
+        if existing is not None:  # a concurrent run gave it while we waited for the lock
+            return existing
+        ordinal = (
+            Coupon.objects.filter(placement=placement, fan_id=sharer_id).aggregate(n=Max("ordinal"))["n"] or 0
+        ) + 1
+        # A reward is earned, so it is not held back by the placement's quota: the quota grows.
+        Placement.objects.filter(pk=placement.pk).update(
+            issued_count=F("issued_count") + 1, quota=Greatest(F("quota"), F("issued_count") + 1)
+        )
+        valid_from, valid_until = coupon_validity(reward, now)
+        reward_coupon = Coupon.objects.create(
+            code=codes.new_code(),
+            campaign=reward,
+            placement=placement,
+            fan_id=sharer_id,
+            ordinal=ordinal,
+            issued_at=now,
+            valid_from=valid_from,
+            valid_until=valid_until,
+        )
+        return ReferralReward.objects.create(
+            redemption_id=redemption_id, sharer_id=sharer_id, coupon=reward_coupon
+        )
+
+
+def rewarded_redemption_ids(*, redemption_ids: list[int]) -> list[int]:
+    """Of these write-offs, those that may earn a referral reward (verified, of a coupon
+    claimed through a share link, of a campaign with a reward): one query for a batch."""
+    return list(
+        Redemption.objects.filter(
+            pk__in=redemption_ids,
+            status=Redemption.Status.VERIFIED,
+            coupon__claim__sharer__isnull=False,
+            coupon__campaign__referral_reward__isnull=False,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def grant_referral_rewards(*, redemption_ids: list[int]) -> None:
+    """The batch form of :func:`grant_referral_reward`: one query finds the few write-offs
+    that earn a reward, and only those do the work."""
+    for redemption_id in rewarded_redemption_ids(redemption_ids=redemption_ids):
+        grant_referral_reward(redemption_id=redemption_id)
+
+
+def take_back_referral_rewards(*, redemption_ids: list[int]) -> None:
+    """The batch form of :func:`take_back_referral_reward`: one query when none was rewarded."""
+    rewarded = ReferralReward.objects.filter(redemption_id__in=redemption_ids, revoked_at__isnull=True)
+    for redemption_id in rewarded.order_by("redemption_id").values_list("redemption_id", flat=True):
+        take_back_referral_reward(redemption_id=redemption_id)
+
+
+def take_back_referral_reward(*, redemption_id: int) -> bool:
+    """A void of the friend's write-off takes the sharer's reward coupon back while it is
+    unused (it becomes REVOKED); a reward already used stays. Idempotent."""
+    with transaction.atomic():
+        reward = (
+            ReferralReward.objects.select_for_update()
+            .filter(redemption_id=redemption_id, revoked_at__isnull=True)
+            .first()
+        )
+        if reward is None:
+            return False
+        revoked = Coupon.objects.filter(pk=reward.coupon_id, status=Coupon.Status.ISSUED).update(
+            status=Coupon.Status.REVOKED
+        )
+        if revoked:
+            ReferralReward.objects.filter(pk=reward.pk).update(revoked_at=timezone.now())
+        return bool(revoked)

@@ -148,12 +148,16 @@ def wallet_page(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "fans/wallet_gone.html", status=404)
     coupons = selectors.wallet_coupons(wallet)
     gifted = selectors.gifted_coupon_ids([coupon.pk for coupon in coupons])  # a coupon is given once
+    rewards = selectors.reward_coupon_ids([coupon.pk for coupon in coupons])  # not shared on
     cards = [
         {
             "coupon": coupon,
             "qr_url": reverse("fans:coupon-qr", kwargs={"token": token, "code": coupon.code}),
             "barcode_url": reverse("fans:coupon-barcode", kwargs={"token": token, "code": coupon.code}),
-            "share_url": reverse("fans:share-create", kwargs={"token": token, "code": coupon.code}),
+            "share_url": None
+            if coupon.pk in rewards
+            else reverse("fans:share-create", kwargs={"token": token, "code": coupon.code}),
+            "is_reward": coupon.pk in rewards,
             "gift_url": None
             if coupon.pk in gifted
             else reverse("fans:gift-create", kwargs={"token": token, "code": coupon.code}),

@@ -224,3 +224,68 @@ def test_a_fan_gives_a_coupon_the_friend_accepts_and_the_givers_copy_shows_given
     page.goto(wallet_url)
     assert page.get_by_role("status").filter(has_text="Given to a friend").is_visible()
     assert page.get_by_label("Coupon code").count() == 0
+
+
+def test_a_friends_write_off_gives_the_sharer_a_reward_in_the_wallet_and_the_report_shows_the_sharer(
+    live_server, page, new_context
+):
+    import datetime as dt
+
+    from backend.api import ids
+    from backend.fans import services as fan_services
+    from backend.fans.models import Claim
+    from backend.outbox.services import sweep
+    from tests.factories import make_api_key
+
+    link, till = offer()
+    issuer = link.placement.campaign.merchant
+    reward = active_campaign(merchant=issuer, name="Free coffee", amount_off=1500, valid_days_after_issue=30)
+    fan_services.campaign_referral_reward_set(
+        merchant=issuer, campaign=link.placement.campaign, reward=reward
+    )
+
+    claim_in_browser(page, live_server, link, new_phone())
+    wallet_url = page.url
+    page.get_by_role("button", name="Share with friends").click()
+    share_url = page.get_by_label("Your share link").input_value()
+
+    friend = new_context().new_page()
+    friend.goto(share_url)
+    friend_phone = new_phone()
+    friend.get_by_label("Phone number").fill(friend_phone)
+    friend.get_by_role("button", name="Send code").click()
+    friend.get_by_label("One-time code").fill(last_code_sent_to(friend_phone))
+    friend.get_by_label(re.compile("fan club")).check()
+    friend.get_by_role("button", name="Claim", exact=True).click()
+    friend.wait_for_url(re.compile(r"/w/"))
+
+    friend_claim = Claim.objects.select_related("coupon").get(channel="share")
+    api = ApiClient(base_url=live_server.url)
+    receipt = api.execute(
+        load_operation("pos_redeem_coupon"),
+        {
+            "code": friend_claim.coupon.code,
+            "orderAmount": 3000,
+            "currency": "CNY",
+            "idempotencyKey": uuid.uuid4().hex,
+        },
+        terminal=till,
+    ).ok()["redeemCoupon"]
+    assert receipt["errors"] == [] and receipt["redemption"]["status"] == "VERIFIED"
+    sweep(min_age=dt.timedelta(0))  # the outbox sweeper's pass: attribution and the referral reward
+
+    page.goto(wallet_url)
+    page.reload()
+    card = page.get_by_role("article").filter(has=page.get_by_role("heading", name="Free coffee"))
+    assert card.is_visible()
+    assert card.get_by_role("status").filter(has_text="Ready to use").is_visible()
+    assert card.get_by_label("Coupon code").inner_text() == Coupon.objects.get(campaign=reward).code
+    assert card.get_by_text("A reward for sharing with a friend").is_visible()
+    assert card.get_by_role("button", name="Share with friends").count() == 0  # a reward is not shared on
+    save_product_screenshot(page, "wallet-referral-reward-en")
+
+    report = api.execute(
+        load_operation("attribution_report"), {"dimension": "SHARER"}, key=make_api_key(issuer)
+    ).ok()["attributionReport"]
+    rows = {row["key"]: row["redeemed"] for row in report["rows"]}
+    assert rows == {ids.encode("Fan", friend_claim.sharer_id): 1}

@@ -61,7 +61,15 @@ def test_generated_records_match_the_report_and_the_reference_sql():
 
 
 @pytest.mark.parametrize(
-    "dimension", [Dimension.CAMPAIGN, Dimension.PLACEMENT, Dimension.PUBLISHER, Dimension.STORE]
+    "dimension",
+    [
+        Dimension.CAMPAIGN,
+        Dimension.PLACEMENT,
+        Dimension.PUBLISHER,
+        Dimension.STORE,
+        Dimension.CHANNEL,
+        Dimension.SHARER,
+    ],
 )
 def test_the_report_never_walks_the_records_in_index_order(dimension):
     """Grouped by an indexed column, PostgreSQL would walk every record through that index
