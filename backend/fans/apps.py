@@ -7,15 +7,13 @@ class FansConfig(AppConfig):
 
     def ready(self) -> None:
         from backend.audience.signals import consent_withdrawn
-
-        from . import services
-
-        consent_withdrawn.connect(services.forget_contact_without_consent, dispatch_uid="fans.contact")
-
         from backend.outbox.registry import REDEMPTION_VERIFIED, REDEMPTION_VOIDED, register
 
-        from . import handlers
+        from . import handlers, services
 
+        # a publisher's recorded withdrawal lets go of the kept phone number (audience cannot
+        # import this app, so it announces the fact)
+        consent_withdrawn.connect(services.forget_contact_without_consent, dispatch_uid="fans.contact")
         register(
             REDEMPTION_VERIFIED, name="fans.referral_reward", batch=handlers.grant_referral_rewards_batch
         )(handlers.grant_referral_reward)
