@@ -25,7 +25,9 @@ def delivery_token(coupon_id: int) -> str:
 def coupon_id_of(token: str) -> int | None:
     """The coupon id named by a delivery token, or None if it was not made by us."""
     raw_id, _, mac = (token or "").partition("-")
-    if not raw_id.isdigit() or not hmac.compare_digest(mac, _mac(int(raw_id))):
+    if not (raw_id.isascii() and raw_id.isdigit() and mac.isascii()):  # "²" is a digit to isdigit()
+        return None
+    if not hmac.compare_digest(mac, _mac(int(raw_id))):
         return None
     return int(raw_id)
 

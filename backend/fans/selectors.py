@@ -122,7 +122,13 @@ def delivered_coupon(token: str) -> Coupon | None:
     coupon_id = coupon_id_of(token)
     if coupon_id is None:
         return None
-    return Coupon.objects.select_related("campaign__merchant").filter(pk=coupon_id).first()
+    # a coupon given to a friend leaves its delivery link: the friend holds it (under a new code)
+    return (
+        Coupon.objects.select_related("campaign__merchant")
+        .filter(pk=coupon_id)
+        .exclude(gift__accepted_at__isnull=False)
+        .first()
+    )
 
 
 def wallet_coupon(wallet: Wallet, code: str) -> Coupon | None:

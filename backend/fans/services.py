@@ -149,8 +149,12 @@ def gift_accept(*, gift: Gift, identity: FanIdentity) -> ClaimResult:
                 raise ServiceError.single(
                     ClaimErrorCode.GIFT_UNAVAILABLE, gettext("This gift is no longer available."), None
                 )
+            # A new code for the friend: the giver saw the old one (wallet, delivery link) and
+            # must not be able to write it off after giving it away.
+            new_code = codes.new_code()
             with transaction.atomic():  # the friend may already hold this offer's coupon
-                Coupon.objects.filter(pk=coupon.pk).update(fan_id=fan.pk)
+                Coupon.objects.filter(pk=coupon.pk).update(fan_id=fan.pk, code=new_code)
+            coupon.code = new_code
             now = timezone.now()
             Gift.objects.filter(pk=gift.pk).update(receiver_id=fan.pk, accepted_at=now)
             coupon.fan = fan
@@ -590,6 +594,16 @@ def grant_referral_reward(*, redemption_id: int) -> ReferralReward | None:
         existing = ReferralReward.objects.filter(redemption_id=redemption_id).first()
         if existing is not None:  # a concurrent run gave it while we waited for the lock
             return existing
+        # Hold the write-off while the reward is made: a void waits for this commit (and its
+        # take-back then finds the reward), or it committed first and there is no reward.
+        still_verified = (
+            Redemption.objects.select_for_update(no_key=True)
+            .filter(pk=redemption_id, status=Redemption.Status.VERIFIED)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if still_verified is None:
+            return None
         ordinal = (
             Coupon.objects.filter(placement=placement, fan_id=sharer_id).aggregate(n=Max("ordinal"))["n"] or 0
         ) + 1

@@ -6,6 +6,9 @@ import pytest
 
 from backend.api.errors import ServiceError
 from backend.audience.identity import phone_identity
+from backend.coupons import codes
+from backend.coupons.delivery import delivery_token
+from backend.coupons.models import Coupon
 from backend.fans import services
 from backend.fans.models import Gift
 from tests.factories import ClaimLinkFactory, PlacementFactory, active_campaign, new_phone
@@ -72,3 +75,25 @@ def test_the_giver_cannot_accept_and_a_holder_of_the_offer_is_refused():
         services.gift_accept(gift=gift, identity=holder)
     assert code_of(exc_info) == "ALREADY_HOLDS"
     assert Gift.objects.get().accepted_at is None
+
+
+def test_the_friend_gets_a_new_code_the_giver_can_no_longer_use_nor_see_by_its_delivery_link(client):
+    _, giver = claimed()
+    old_code = giver.coupon.code
+    delivery = delivery_token(giver.coupon.pk)
+    assert client.get(f"/d/{delivery}/").status_code == 200
+    gift = services.gift_create(wallet=giver.wallet, coupon=giver.coupon)
+
+    friend = services.gift_accept(gift=gift, identity=phone_identity(new_phone()))
+
+    assert friend.coupon.code != old_code and codes.is_well_formed(friend.coupon.code)
+    assert Coupon.objects.get(pk=giver.coupon.pk).code == friend.coupon.code
+    assert not Coupon.objects.filter(code=old_code).exists()  # the till answers UNKNOWN_CODE
+    assert client.get(f"/d/{delivery}/").status_code == 404
+    assert client.get(f"/d/{delivery}/qr.svg").status_code == 404
+
+
+@pytest.mark.parametrize("token", ["%00", "%C2%B2-x", "1-%C3%A9", "%F0%9F%8E%81"])
+def test_a_malformed_token_is_not_found_never_a_server_error(client, token):
+    for page in ("c", "s", "g", "w", "d"):
+        assert client.get(f"/{page}/{token}/").status_code == 404
