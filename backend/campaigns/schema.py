@@ -50,6 +50,8 @@ def _value(enum_or_value: Any) -> Any:
 # Fields of a campaign computed from its budget slots: a list reaching campaigns through a
 # foreign key loads them for the whole page when one of these is selected.
 CAMPAIGN_USAGE = ("campaign.redeemedCount", "campaign.spentAmount")
+
+
 class CouponCounts(graphene.ObjectType):
     """Coupons by state: issued (still usable), claimed, redeemed, expired, revoked."""
 
@@ -265,7 +267,8 @@ class PlacementType(ModelType):
         return "issuer" if root.ended_by_id == root.issuer_id else "publisher"
 
 
-def _campaign_of(caller, global_id: str, field: str = "id") -> Campaign:
+def campaign_of(caller, global_id: str, field: str = "id") -> Campaign:
+    """The caller's campaign named by a GraphQL id; NOT_FOUND on ``field`` otherwise."""
     campaign = selectors.campaign_for(
         merchant=caller.merchant, campaign_id=ids.decode("Campaign", global_id) or 0
     )
@@ -274,7 +277,9 @@ def _campaign_of(caller, global_id: str, field: str = "id") -> Campaign:
     return campaign
 
 
-def _placement_of(caller, global_id: str, field: str = "id") -> Placement:
+def placement_of(caller, global_id: str, field: str = "id") -> Placement:
+    """The caller's placement named by a GraphQL id (issuer or publisher side); NOT_FOUND on
+    ``field`` for a missing id and another merchant's alike. Other apps' mutations use it too."""
     placement = selectors.placement_for(
         merchant=caller.merchant, placement_id=ids.decode("Placement", global_id) or 0
     )
@@ -399,7 +404,7 @@ class CampaignUpdate(BaseMutation):
     def perform(cls, caller, info, id, input):
         terms, store_ids = _terms_from(input)
         campaign = services.campaign_update(
-            campaign=_campaign_of(caller, id), accepted_store_ids=store_ids, **terms
+            campaign=campaign_of(caller, id), accepted_store_ids=store_ids, **terms
         )
         return {"campaign": campaign}
 
@@ -416,7 +421,7 @@ def _campaign_transition(service, doc: str):
 
         @classmethod
         def perform(cls, caller, info, id):
-            return {"campaign": service(campaign=_campaign_of(caller, id))}
+            return {"campaign": service(campaign=campaign_of(caller, id))}
 
     return Transition
 
@@ -454,7 +459,7 @@ class PlacementPropose(BaseMutation):
 
     @classmethod
     def perform(cls, caller, info, input):
-        campaign = _campaign_of(caller, input.campaign_id, field="campaign_id")
+        campaign = campaign_of(caller, input.campaign_id, field="campaign_id")
         pool = listed_pool(pool_id=ids.decode("FanPool", input.pool_id))
         placement = services.placement_propose(
             campaign=campaign,
@@ -477,7 +482,7 @@ def _placement_action(service, doc: str):
 
         @classmethod
         def perform(cls, caller, info, id):
-            return {"placement": service(placement=_placement_of(caller, id), merchant=caller.merchant)}
+            return {"placement": service(placement=placement_of(caller, id), merchant=caller.merchant)}
 
     return Action
 
@@ -519,7 +524,7 @@ class CampaignLiveChange(BaseMutation):
     def perform(cls, caller, info, id, input):
         changes = {key: value for key, value in dict(input).items() if key in services.LIVE_FIELDS}
         campaign = services.campaign_change_live(
-            campaign=_campaign_of(caller, id),
+            campaign=campaign_of(caller, id),
             actor=caller.merchant,
             actor_api_key_id=caller.api_key.pk if caller.api_key else None,
             actor_label=caller.api_key.name if caller.api_key else caller.merchant.name,

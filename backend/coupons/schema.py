@@ -10,11 +10,10 @@ from graphene_django import DjangoObjectType
 from graphene_django.fields import DjangoConnectionField
 
 from backend.api import ids
-from backend.api.errors import ServiceError
 from backend.api.mutations import BaseMutation
 from backend.api.permissions import ADMIN, ANY_KEY, BRAND, CODE_READERS, caller_of, require_key
 from backend.api.types import CountableConnection, MerchantScopedType
-from backend.campaigns import selectors as campaign_selectors
+from backend.campaigns.schema import campaign_of, placement_of
 
 from . import lifecycle, selectors, services
 from .errors import IssuanceErrorCode
@@ -132,11 +131,7 @@ class IssuanceStart(BaseMutation):
 
     @classmethod
     def perform(cls, caller, info, input):
-        placement = campaign_selectors.placement_for(
-            merchant=caller.merchant, placement_id=ids.decode("Placement", input.placement_id) or 0
-        )
-        if placement is None:
-            raise ServiceError.not_found("placement_id", "Placement")
+        placement = placement_of(caller, input.placement_id, "placement_id")
         fan_ids = input.get("fan_ids")
         if fan_ids is not None:
             fan_ids = [ids.decode("Fan", gid) for gid in fan_ids]
@@ -163,17 +158,9 @@ class CouponsRevoke(BaseMutation):
     def perform(cls, caller, info, code=None, placement_id=None, campaign_id=None, reason=""):
         placement = campaign = None
         if placement_id is not None:
-            placement = campaign_selectors.placement_for(
-                merchant=caller.merchant, placement_id=ids.decode("Placement", placement_id) or 0
-            )
-            if placement is None:
-                raise ServiceError.not_found("placement_id", "Placement")
+            placement = placement_of(caller, placement_id, "placement_id")
         if campaign_id is not None:
-            campaign = campaign_selectors.campaign_for(
-                merchant=caller.merchant, campaign_id=ids.decode("Campaign", campaign_id) or 0
-            )
-            if campaign is None:
-                raise ServiceError.not_found("campaign_id", "Campaign")
+            campaign = campaign_of(caller, campaign_id, "campaign_id")
         count = lifecycle.coupons_revoke(
             merchant=caller.merchant, code=code, placement=placement, campaign=campaign, reason=reason or ""
         )

@@ -13,7 +13,7 @@ from backend.api.permissions import ADMIN, ANY_KEY, BRAND, require_key
 from backend.api.scalars import DateTime
 from backend.api.types import MerchantScopedType
 from backend.audience.errors import AudienceErrorCode
-from backend.campaigns import selectors as campaign_selectors
+from backend.campaigns.schema import campaign_of, placement_of
 from backend.coupons.delivery import delivery_url
 
 from . import selectors, services
@@ -141,11 +141,7 @@ class ClaimLinkCreate(BaseMutation):
 
     @classmethod
     def perform(cls, caller, info, input):
-        placement = campaign_selectors.placement_for(
-            merchant=caller.merchant, placement_id=ids.decode("Placement", input.placement_id) or 0
-        )
-        if placement is None:
-            raise ServiceError.not_found("placement_id", "Placement")
+        placement = placement_of(caller, input.placement_id, "placement_id")
         link = services.claim_link_create(
             merchant=caller.merchant, placement=placement, channel=input.channel
         )
@@ -206,11 +202,7 @@ class CouponPublish(BaseMutation):
 
     @classmethod
     def perform(cls, caller, info, input):
-        placement = campaign_selectors.placement_for(
-            merchant=caller.merchant, placement_id=ids.decode("Placement", input.placement_id) or 0
-        )
-        if placement is None:
-            raise ServiceError.not_found("placement_id", "Placement")
+        placement = placement_of(caller, input.placement_id, "placement_id")
         coupon, created = services.coupon_publish(
             merchant=caller.merchant,
             placement=placement,
@@ -244,11 +236,7 @@ class PlacementShareAllowanceSet(BaseMutation):
 
     @classmethod
     def perform(cls, caller, info, placement_id, allowance):
-        placement = campaign_selectors.placement_for(
-            merchant=caller.merchant, placement_id=ids.decode("Placement", placement_id) or 0
-        )
-        if placement is None:
-            raise ServiceError.not_found("placement_id", "Placement")
+        placement = placement_of(caller, placement_id, "placement_id")
         placement = services.placement_share_allowance_set(
             merchant=caller.merchant, placement=placement, allowance=allowance
         )
@@ -280,18 +268,10 @@ class CampaignReferralRewardSet(BaseMutation):
 
     @classmethod
     def perform(cls, caller, info, campaign_id, reward_campaign_id=None):
-        campaign = campaign_selectors.campaign_for(
-            merchant=caller.merchant, campaign_id=ids.decode("Campaign", campaign_id) or 0
-        )
-        if campaign is None:
-            raise ServiceError.not_found("campaign_id", "Campaign")
+        campaign = campaign_of(caller, campaign_id, "campaign_id")
         reward = None
         if reward_campaign_id is not None:
-            reward = campaign_selectors.campaign_for(
-                merchant=caller.merchant, campaign_id=ids.decode("Campaign", reward_campaign_id) or 0
-            )
-            if reward is None:
-                raise ServiceError.not_found("reward_campaign_id", "Campaign")
+            reward = campaign_of(caller, reward_campaign_id, "reward_campaign_id")
         campaign = services.campaign_referral_reward_set(
             merchant=caller.merchant, campaign=campaign, reward=reward
         )
