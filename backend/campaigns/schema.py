@@ -436,6 +436,7 @@ class Query(graphene.ObjectType):
             side=_value(side),
             status=_value(status),
             campaign_id=(ids.decode("Campaign", campaign_id) or 0) if campaign_id is not None else None,
+            with_campaign_usage=selects_any(selected_paths(info), *CAMPAIGN_USAGE),
         )
 
     def resolve_campaign_partner(root, info, id):

@@ -147,9 +147,10 @@ def partnerships_for(
     side: str | None = None,
     status: str | None = None,
     campaign_id: int | None = None,
+    with_campaign_usage: bool = False,
 ) -> QuerySet[CampaignPartner]:
     """Partnerships ``merchant`` is party to (as the issuer or the partner); ``side`` =
-    "issuer" or "partner" narrows it."""
+    "issuer" or "partner" narrows it. ``with_campaign_usage`` loads the campaigns' usage."""
     if side == "issuer":
         qs = CampaignPartner.objects.filter(issuer=merchant)
     elif side == "partner":
@@ -160,11 +161,12 @@ def partnerships_for(
         qs = qs.filter(status=status)
     if campaign_id is not None:
         qs = qs.filter(campaign_id=campaign_id)
-    return (
-        qs.select_related("campaign", "issuer", "partner", "ended_by")
-        .prefetch_related("stores")
-        .order_by("id")
-    )
+    qs = qs.select_related("issuer", "partner", "ended_by").prefetch_related("stores")
+    if with_campaign_usage:
+        qs = qs.prefetch_related(Prefetch("campaign", queryset=campaigns_with_usage()))
+    else:
+        qs = qs.select_related("campaign")
+    return qs.order_by("id")
 
 
 def partnership_for(*, merchant: Merchant, partnership_id: int) -> CampaignPartner | None:
