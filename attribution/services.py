@@ -49,6 +49,10 @@ def _record_values(redemption: Redemption) -> dict:
         "terminal_id": redemption.terminal_id,
         "channel": claim.channel if claim is not None else None,
         "sharer_id": claim.sharer_id if claim is not None else None,
+        # the redeeming partner: the terminal's merchant when it wrote off under a partnership
+        "partner_id": redemption.merchant_id if redemption.partnership_id is not None else None,
+        "reimbursement_amount": redemption.reimbursement_amount,
+        "handling_fee_amount": redemption.handling_fee_amount,
         "issued_at": coupon.issued_at,
         "redeemed_at": redeemed_at,
         "seconds_to_redeem": seconds,
@@ -135,8 +139,8 @@ def credit_record_fee(*, redemption_id: int, amount: int) -> AttributionRecord |
     """Record that ``amount`` of the write-off's fee was credited (an upheld dispute), so
     reports show fees net of credits. Idempotent: it sets the credited amount, never adds."""
     with transaction.atomic():
-        record = record_for_redemption(redemption_id=redemption_id)
-        if record is None:
+        record = AttributionRecord.objects.filter(redemption_id=redemption_id).first()
+        if record is None:  # billing credits only charges, which exist only for records
             return None
         AttributionRecord.objects.filter(pk=record.pk).update(fee_credited=min(amount, record.fee_amount))
         record.refresh_from_db(fields=["fee_credited"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
+from attribution.handlers import RECORDED
 from attribution.reconcile import reconcile
 from backend.outbox.registry import REDEMPTION_VERIFIED, REDEMPTION_VOIDED, handlers_for
 from backend.redemptions import services as redemption_services
@@ -19,7 +20,10 @@ from tests.factories.redemptions import pos_setup, redeem
 
 
 def test_handlers_are_registered():
-    assert "billing.charge" in [h.name for h in handlers_for(REDEMPTION_VERIFIED)]
+    # attribution records the write-off and announces it; billing charges from that record
+    assert "attribution.record" in [h.name for h in handlers_for(REDEMPTION_VERIFIED)]
+    assert "billing.charge" not in [h.name for h in handlers_for(REDEMPTION_VERIFIED)]
+    assert "billing.charge" in [h.name for h in handlers_for(RECORDED)]
     assert "billing.void" in [h.name for h in handlers_for(REDEMPTION_VOIDED)]
 
 
@@ -59,6 +63,7 @@ def test_reconcile_finds_a_missing_charge_and_an_unwarranted_one():
     missing = redeem(setup, setup.coupons[1].code)
     from attribution import services as attribution_services
 
+    attribution_services.record_for_redemption(redemption_id=billed.pk)
     services.charge_redemption(redemption_id=billed.pk)
     attribution_services.record_for_redemption(redemption_id=missing.pk)  # recorded, never charged
     # a charge that should not stand: its write-off was voided but the void was never applied
