@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from backend.outbox.services import emit, emit_many
 
-from . import services
-
-# Payload: {"redemption_id": int}; the record is committed when the event is.
-RECORDED = "attribution.recorded"
+from . import recording
+from .events import ATTRIBUTION_RECORDED as RECORDED
 
 
 def _redemption_id(event) -> int:
@@ -23,17 +21,17 @@ def _redemption_id(event) -> int:
 
 def record_verified(event) -> None:
     """REDEMPTION_VERIFIED -> exactly one AttributionRecord (a second run is a no-op), announced."""
-    record = services.record_for_redemption(redemption_id=_redemption_id(event))
+    record = recording.record_for_redemption(redemption_id=_redemption_id(event))
     if record is not None:
         emit(topic=RECORDED, payload={"redemption_id": record.redemption_id})
 
 
 def record_voided(event) -> None:
     """REDEMPTION_VOIDED -> the record is marked voided; it is never deleted."""
-    services.void_record(redemption_id=_redemption_id(event))
+    recording.void_record(redemption_id=_redemption_id(event))
 
 
 def record_verified_batch(events) -> None:
     """The batch form of :func:`record_verified` (the outbox falls back to it per event)."""
-    records = services.record_for_redemptions(redemption_ids=[_redemption_id(e) for e in events])
+    records = recording.record_for_redemptions(redemption_ids=[_redemption_id(e) for e in events])
     emit_many(topic=RECORDED, payloads=[{"redemption_id": pk} for pk in sorted(records)])

@@ -6,7 +6,7 @@ class BillingConfig(AppConfig):
     label = "billing"
 
     def ready(self) -> None:
-        from attribution.handlers import RECORDED
+        from attribution.events import ATTRIBUTION_RECORDED
         from backend.outbox.registry import REDEMPTION_VOIDED, register
 
         from . import handlers, reconcile, writeoff_export  # noqa: F401  (reconcile registers its checks)
@@ -14,5 +14,5 @@ class BillingConfig(AppConfig):
         writeoff_export.register()
 
         # Billing reacts to the record attribution announces; it never creates one.
-        register(RECORDED, name="billing.charge", batch=handlers.charge_batch)(handlers.charge)
+        register(ATTRIBUTION_RECORDED, name="billing.charge", batch=handlers.charge_batch)(handlers.charge)
         register(REDEMPTION_VOIDED, name="billing.void")(handlers.void)

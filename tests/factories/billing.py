@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from attribution import services as attribution_services
+from attribution import recording as attribution_recording
 from backend.campaigns.models import Campaign, Placement
 from backend.coupons.models import Coupon
 from backend.merchants.models import Merchant, Store, Terminal
@@ -100,7 +100,7 @@ def write_off(
         created_at=at,
     )
     if recorded:
-        attribution_services.record_for_redemption(redemption_id=redemption.pk)
+        attribution_recording.record_for_redemption(redemption_id=redemption.pk)
     return redemption
 
 

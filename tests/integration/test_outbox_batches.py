@@ -15,7 +15,7 @@ from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from attribution.handlers import RECORDED
+from attribution.events import ATTRIBUTION_RECORDED as RECORDED
 from attribution.models import AttributionRecord
 from backend.coupons.models import Coupon
 from backend.outbox import registry, selectors, services
