@@ -159,6 +159,7 @@ ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 ACCOUNT_SESSION_REMEMBER = None  # the "remember me" box decides
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
 ACCOUNT_ADAPTER = "backend.console.accounts.ConsoleAccountAdapter"
+ACCOUNT_SIGNUP_FORM_CLASS = "backend.console.accounts.SignupForm"  # + the business's name
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Coupon Network")
@@ -167,6 +168,7 @@ EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.cons
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Coupon Network <no-reply@localhost>")
 # Self-serve sign-up creates a merchant and its first admin; with approval required, the
 # merchant waits until an operator approves it in /admin/ (merchants.Merchant.approved_at).
+CONSOLE_SIGNUP_OPEN = env.bool("CONSOLE_SIGNUP_OPEN", default=True)
 CONSOLE_SIGNUP_REQUIRES_APPROVAL = env.bool("CONSOLE_SIGNUP_REQUIRES_APPROVAL", default=False)
 # Roles whose members must set up TOTP before any console page (issue 13: admin and finance).
 CONSOLE_MFA_REQUIRED_ROLES = env.list("CONSOLE_MFA_REQUIRED_ROLES", default=["admin", "finance"])
