@@ -40,3 +40,23 @@ def test_admin_answers_the_totp_prompt(live_server, console_page, member_factory
     member = member_factory("admin")
     page = console_page(member)
     expect(page.get_by_role("heading", name=member.merchant.name)).to_be_visible()
+
+
+@pytest.mark.parametrize("locale", ["zh-CN"])
+def test_the_console_in_chinese(live_server, console_page, member_factory):
+    merchant = MerchantFactory(name="甜勺甜品")
+    member = member_factory("brand", merchant=merchant)
+    active_campaign(merchant=merchant, name="甜品立减5元", amount_off=500)
+    page = console_page(member, next_path="/console/campaigns/")
+    expect(page.get_by_role("heading", name="营销活动")).to_be_visible()
+    expect(page.get_by_role("columnheader", name="每次核销服务费")).to_be_visible()
+    expect(page.get_by_role("row").filter(has_text="甜品立减5元").get_by_text("进行中")).to_be_visible()
+    save_product_screenshot(page, "console-campaigns-zh")
+
+
+def test_the_language_switch(live_server, console_page, member_factory):
+    page = console_page(member_factory("brand"), next_path="/console/campaigns/")
+    page.get_by_role("button", name="简体中文").click()
+    expect(page.get_by_role("heading", name="营销活动")).to_be_visible()
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("heading", name="Campaigns")).to_be_visible()
