@@ -84,7 +84,7 @@ def test_a_brand_signs_up_verifies_sets_up_totp_launches_and_proposes(live_serve
     # Propose it to the demo publisher.
     page.get_by_role("link", name="Network directory").click()
     page.get_by_label(label("Category")).fill("cartoon")
-    page.get_by_role("button", name="Filter").click()
+    page.get_by_role("button", name="Search").click()
     page.get_by_role("link", name="Propose a placement to Mochi Fans").click()
     page.get_by_label(label("Campaign")).select_option(label="5 off any dessert")
     page.get_by_label(label("Coupons to issue (quota)")).fill("100")
