@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 import zoneinfo
 from dataclasses import dataclass
 
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -13,7 +15,7 @@ from backend.api.errors import CommonErrorCode, ErrorCollector, ServiceError
 
 from . import credentials
 from .errors import MerchantErrorCode
-from .models import ApiKey, Merchant, Store, Terminal
+from .models import ApiKey, Membership, Merchant, Store, Terminal
 
 NAME_MAX = 200
 ADDRESS_MAX = 500
@@ -168,6 +170,8 @@ def terminal_rotate_secret(*, terminal: Terminal) -> str:
     terminal.secret_encrypted = credentials.encrypt_terminal_secret(secret)
     terminal.save(update_fields=["secret_encrypted"])
     return secret
+
+
 def terminal_secrets_reencrypt(*, batch_size: int = 500) -> int:
     """Re-encrypt every terminal's secret with the newest of TERMINAL_SECRET_KEYS; how many
     rows changed. Rows already under the newest key are left alone, so running it again is
@@ -190,3 +194,67 @@ def terminal_secrets_reencrypt(*, batch_size: int = 500) -> int:
                     Terminal.objects.filter(pk=terminal.pk).update(secret_encrypted=token)
                     changed += 1
             last_id = batch[-1].pk
+
+
+# --- Members: people with a role in a merchant (the console's callers) -------------------
+
+
+@transaction.atomic
+def membership_create(*, user, merchant: Merchant, role: str) -> Membership:
+    """Gives ``user`` the ``role`` in ``merchant`` (or changes the role they already have there).
+
+    Idempotent: one Membership per (user, merchant), whatever the concurrency."""
+    if role not in ApiKey.Role.values:
+        raise ServiceError.single(CommonErrorCode.INVALID, "Role must be admin, brand or finance.", "role")
+    membership, created = Membership.objects.get_or_create(
+        user=user, merchant=merchant, defaults={"role": role}
+    )
+    if not created and membership.role != role:
+        membership.role = role
+        membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def merchant_sign_up(*, user, name: str, requires_approval: bool, timezone_name: str = "UTC") -> Membership:
+    """Self-serve sign-up: a new merchant named ``name`` with ``user`` as its first admin.
+
+    The slug is the name's, made unique with a short suffix when taken; with
+    ``requires_approval`` the merchant waits for an operator (``merchant_approve``)."""
+    errors = ErrorCollector()
+    errors.require_text("name", name, max_length=NAME_MAX)
+    errors.raise_if_any()
+    base = slugify(name)[:50] or "merchant"
+    slug = base
+    while Merchant.objects.filter(slug=slug).exists():
+        slug = f"{base}-{secrets.token_hex(3)}"
+    merchant = merchant_create(name=name, slug=slug, timezone_name=timezone_name)
+    if requires_approval:
+        merchant.is_approved = False
+        merchant.save(update_fields=["is_approved"])
+    return membership_create(user=user, merchant=merchant, role=ApiKey.Role.ADMIN)
+
+
+@transaction.atomic
+def merchant_approve(*, merchant: Merchant) -> Merchant:
+    """An operator lets a self-serve merchant in; its admins get a mail once, after commit
+    (approving an approved merchant changes and sends nothing)."""
+    changed = Merchant.objects.filter(pk=merchant.pk, is_approved=False).update(is_approved=True)
+    merchant.is_approved = True
+    if changed:
+        recipients = list(
+            Membership.objects.filter(merchant=merchant, role=ApiKey.Role.ADMIN)
+            .exclude(user__email="")
+            .values_list("user__email", flat=True)
+        )
+        if recipients:
+            transaction.on_commit(
+                lambda: send_mail(
+                    subject=f"{merchant.name} is approved",
+                    message=f"{merchant.name} can now use the coupon network's console. Sign in to start.",
+                    from_email=None,
+                    recipient_list=recipients,
+                    fail_silently=True,
+                )
+            )
+    return merchant
