@@ -80,7 +80,9 @@ def invoice_detail(request, id):
     invoice = run_operation(request, "billing_invoice", {"id": id}).data["billingInvoice"]
     if invoice is None:
         raise ApiError("NOT_FOUND", "Invoice not found.")
-    lines = run_operation(request, "billing_ledger_lines", {"invoiceId": id, "first": PAGE_SIZE}).data["ledgerLines"]
+    lines = run_operation(request, "billing_ledger_lines", {"invoiceId": id, "first": PAGE_SIZE}).data[
+        "ledgerLines"
+    ]
     context = {"invoice": invoice, "lines": lines, "rows": [e["node"] for e in lines["edges"]]}
     return render(request, "console/finance/invoice.html", context)
 
@@ -90,7 +92,9 @@ def statement(request):
     period = request.GET.get("period") or this_month()
     if not PERIOD.match(period):
         period = this_month()
-    data = run_operation(request, "billing_publisher_statement", {"period": period}).data["publisherStatement"]
+    data = run_operation(request, "billing_publisher_statement", {"period": period}).data[
+        "publisherStatement"
+    ]
     return render(request, "console/finance/statement.html", {"statement": data, "period": period})
 
 
@@ -101,7 +105,13 @@ urlpatterns = [
     path("statement/", statement, name="statement"),
 ]
 NAV = [
-    NavItem(label=_("Ledger"), url_name="console:ledger", order=60, roles=FINANCE),
-    NavItem(label=_("Invoices"), url_name="console:invoices", order=65, roles=FINANCE, active_for=("console:invoice",)),
-    NavItem(label=_("Publisher statement"), url_name="console:statement", order=70, roles=FINANCE),
+    NavItem(label=_("Ledger"), url_name="console:ledger", order=80, roles=FINANCE),
+    NavItem(
+        label=_("Invoices"),
+        url_name="console:invoices",
+        order=85,
+        roles=FINANCE,
+        active_for=("console:invoice",),
+    ),
+    NavItem(label=_("Publisher statement"), url_name="console:statement", order=87, roles=FINANCE),
 ]

@@ -99,7 +99,11 @@ def import_detail(request, id):
     if item is None:
         raise ApiError("NOT_FOUND", "Fan import not found.")
     context = {"item": _with_progress(item), "poll_seconds": POLL_SECONDS}
-    template = "console/imports/_progress.html" if request.headers.get("HX-Request") else "console/imports/detail.html"
+    template = (
+        "console/imports/_progress.html"
+        if request.headers.get("HX-Request")
+        else "console/imports/detail.html"
+    )
     return render(request, template, context)
 
 

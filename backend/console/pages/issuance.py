@@ -28,8 +28,13 @@ class IssuanceStartForm(forms.Form):
     def __init__(self, *args, placements: list[dict], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["placement_id"].choices = [
-            (p["id"], f"{p['campaign']['name']} · {p['issuerName']} → {p['poolName']}") for p in placements
+            (p["id"], f"{offer_name(p)} · {p['issuerName']} → {p['poolName']}") for p in placements
         ]
+
+
+def offer_name(placement: dict) -> str:
+    """The campaign's name as either party sees it (a publisher sees the offer, not the campaign)."""
+    return (placement.get("offer") or placement.get("campaign") or {}).get("name", "")
 
 
 def percent(job: dict) -> int:
@@ -53,7 +58,7 @@ def _accepted_placements(request) -> list[dict]:
 
 def _placement_names(request) -> dict[str, str]:
     placements = run_operation(request, "campaigns_placements", {"first": 100}).data["placements"]
-    return {e["node"]["id"]: e["node"]["campaign"]["name"] for e in placements["edges"]}
+    return {e["node"]["id"]: offer_name(e["node"]) for e in placements["edges"]}
 
 
 @console_page
@@ -114,6 +119,9 @@ urlpatterns = [
 ]
 NAV = [
     NavItem(
-        label=_("Issuance"), url_name="console:issuance", order=40, active_for=("console:issuance-start", "console:issuance-job")
+        label=_("Issuance"),
+        url_name="console:issuance",
+        order=40,
+        active_for=("console:issuance-start", "console:issuance-job"),
     )
 ]

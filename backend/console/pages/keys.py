@@ -18,11 +18,17 @@ from backend.console.operations import payload_errors, run_operation
 
 ADMINS = ("admin",)
 PAGE_SIZE = 100
-ROLES = (("BRAND", _("Brand: campaigns, placements, fans")), ("FINANCE", _("Finance: reports, ledger, invoices")), ("ADMIN", _("Admin: everything")))
+ROLES = (
+    ("BRAND", _("Brand: campaigns, placements, fans")),
+    ("FINANCE", _("Finance: reports, ledger, invoices")),
+    ("ADMIN", _("Admin: everything")),
+)
 
 
 class ApiKeyForm(forms.Form):
-    name = forms.CharField(label=_("Key name"), max_length=200, help_text=_("Where it is used, e.g. “CRM sync”."))
+    name = forms.CharField(
+        label=_("Key name"), required=False, help_text=_("Where it is used, e.g. “CRM sync”.")
+    )
     role = forms.ChoiceField(label=_("Role"), choices=ROLES)
 
 
@@ -48,7 +54,9 @@ def key_create(request):
         ]
         errors = payload_errors(payload)
         if not errors:
-            return render(request, "console/keys/secret.html", {"key": payload["apiKey"], "secret": payload["secret"]})
+            return render(
+                request, "console/keys/secret.html", {"key": payload["apiKey"], "secret": payload["secret"]}
+            )
         add_api_errors(form, errors)
     return _page(request, form=form, status=400)
 
@@ -71,4 +79,4 @@ urlpatterns = [
     path("api-keys/new/", key_create, name="api-key-create"),
     path("api-keys/<gid:id>/revoke/", key_revoke, name="api-key-revoke"),
 ]
-NAV = [NavItem(label=_("API keys"), url_name="console:api-keys", order=90, roles=ADMINS)]
+NAV = [NavItem(label=_("API keys"), url_name="console:api-keys", order=60, roles=ADMINS)]

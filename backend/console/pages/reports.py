@@ -37,7 +37,9 @@ EXPORTS_PAGE_SIZE = 20
 
 class ReportFilterForm(forms.Form):
     dimension = forms.ChoiceField(choices=list(DIMENSIONS.items()), required=False)
-    date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def clean(self):
@@ -161,6 +163,6 @@ urlpatterns = [
     path("reports/exports/new/", export_create, name="report-export-create"),
 ]
 NAV = [
-    NavItem(label=_("Reports"), url_name="console:reports", order=50, roles=READERS),
-    NavItem(label=_("Exports"), url_name="console:report-exports", order=51, roles=READERS),
+    NavItem(label=_("Reports"), url_name="console:reports", order=70, roles=READERS),
+    NavItem(label=_("Exports"), url_name="console:report-exports", order=72, roles=READERS),
 ]
