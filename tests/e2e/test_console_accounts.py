@@ -15,6 +15,12 @@ pytestmark = pytest.mark.django_db
 PASSWORD = "a long enough passphrase 7"
 
 
+@pytest.fixture(autouse=True)
+def _no_rate_limits(settings):
+    # allauth keeps its rate limits in the cache (Redis), across tests and runs.
+    settings.ACCOUNT_RATE_LIMITS = False
+
+
 def sign_up(client, email="owner@dessert.example", name="Dessert Lab 甜品实验室"):
     return client.post(
         "/accounts/signup/",
