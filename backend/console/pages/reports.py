@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from backend.console.access import console_page
 from backend.console.nav import NavItem
 from backend.console.operations import payload_errors, run_operation
+from backend.console.screens import Screen
 
 READERS = ("brand", "finance")
 DIMENSIONS = {
@@ -164,6 +165,11 @@ urlpatterns = [
     path("reports/", report, name="reports"),
     path("reports/exports/", export_list, name="report-exports"),
     path("reports/exports/new/", export_create, name="report-export-create"),
+]
+SCREENS = [
+    Screen("reports", "/console/reports/", role="finance"),
+    Screen("reports-by-campaign", "/console/reports/?dimension=CAMPAIGN", role="finance"),
+    Screen("report-exports", "/console/reports/exports/", role="finance"),
 ]
 NAV = [
     NavItem(label=_("Reports"), url_name="console:reports", order=70, roles=READERS),
