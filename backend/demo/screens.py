@@ -6,9 +6,9 @@ On top of ``seed_demo()`` (idempotent), once per database:
   the write-off service (``now=`` in the past; the coupons' issue dates are moved back a fortnight
   first, the one liberty taken with demo data), then the outbox handlers run inline, so the
   attribution records and the ledger lines are the real ones;
-- a fan import into Mochi Cartoon's pool (two good rows, one bad), run inline;
-- a sample invoice of last month for Sweet Spoon, marked ``demo-screens`` (the demo has no
-  Stripe account: its links point at Stripe's documentation of hosted invoice pages).
+- a fan import into Mochi Cartoon's pool (two good rows, one bad), run inline.
+No invoice is made up: invoices come from closing a month through Stripe, so the invoices
+page shows what this database really has (the browser tests show one with its Stripe links).
 And the people the screenshots sign in as: ``screens-<role>@<merchant>.example``, one per role
 and demo merchant, with a TOTP authenticator of a random secret nobody keeps (the pages ask
 that admin and finance members have one; the screenshots sign in by session, not by form).
@@ -23,7 +23,6 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.utils import timezone
 
 from backend.audience.imports import fan_import_create, fan_import_run
@@ -36,15 +35,12 @@ from backend.outbox.models import OutboxEvent
 from backend.outbox.services import process_events
 from backend.redemptions.models import Redemption
 from backend.redemptions.services import redeem_coupon
-from billing.models import BillingPeriod, Invoice
 
 from .seeding import seed_demo
 
 WRITEOFFS = 12
 ROLES = ("admin", "brand", "finance")
 DEMO_MERCHANTS = ("sweet-spoon", "mochi-cartoon")
-INVOICE_KEY = "demo-screens-{slug}-{period}"
-STRIPE_HOSTED_DOCS = "https://docs.stripe.com/invoicing/hosted-invoice-page"
 IMPORT_CSV = (
     "phone,consented_at,source\n"
     "+86 138 0013 8101,2026-11-20T10:00:00Z,store-signup\n"
@@ -58,7 +54,6 @@ def seed_scene() -> dict[tuple[str, str], object]:
     seed_demo()
     _writeoffs()
     _fan_import()
-    _sample_invoice()
     return _people()
 
 
@@ -104,34 +99,6 @@ def _fan_import() -> None:
     created = fan_import_create(merchant=pool.merchant, pool=pool, chunks=[IMPORT_CSV.encode()])
     fan_import_run(import_id=created.pk)
 
-
-def _sample_invoice() -> None:
-    issuer = Merchant.objects.filter(slug=campaigns_demo.ISSUER).first()
-    if issuer is None:
-        return
-    first_of_month = timezone.localdate().replace(day=1)
-    period_start = (first_of_month - dt.timedelta(days=1)).replace(day=1)
-    key = INVOICE_KEY.format(slug=issuer.slug, period=period_start.strftime("%Y-%m"))
-    if Invoice.objects.filter(key=key).exists():
-        return
-    with transaction.atomic():
-        period, _ = BillingPeriod.objects.get_or_create(
-            issuer=issuer, period_start=period_start, defaults={"status": "closed"}
-        )
-        Invoice.objects.create(
-            billing_period=period,
-            issuer=issuer,
-            period_start=period_start,
-            currency=issuer.default_currency,
-            amount=4320,
-            line_count=36,
-            status=Invoice.Status.OPEN,
-            key=key,
-            stripe_invoice_id="in_demo_screens",
-            hosted_invoice_url=STRIPE_HOSTED_DOCS,
-            invoice_pdf=STRIPE_HOSTED_DOCS,
-            sent_at=timezone.now() - dt.timedelta(days=1),
-        )
 
 
 def _people() -> dict[tuple[str, str], object]:

@@ -24,7 +24,9 @@ ACCOUNTS = ("ISSUER_RECEIVABLE", "PUBLISHER_PAYABLE")
 
 
 class LedgerFilterForm(forms.Form):
-    period = forms.RegexField(label=_("Month"), regex=PERIOD, required=False, help_text=_("YYYY-MM"))
+    period = forms.RegexField(
+        label=_("Month"), regex=PERIOD, required=False, widget=forms.TextInput(attrs={"type": "month"})
+    )
     state = forms.ChoiceField(label=_("State"), required=False)
     account = forms.ChoiceField(label=_("Account"), required=False)
 

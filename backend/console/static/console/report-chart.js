@@ -24,7 +24,7 @@
             backgroundColor: "rgba(11, 92, 173, 0.75)",
             borderColor: "#0b5cad",
             borderWidth: 2,
-            tension: 0.2,
+            tension: 0,
             maxBarThickness: 36,
             fill: false,
           },
