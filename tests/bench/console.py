@@ -25,10 +25,11 @@ def console_world() -> tuple[str, str, int]:
 
     from tests.factories import CampaignFactory, MerchantFactory, make_api_key, make_member
 
-    merchant = MerchantFactory(name=f"Console bench {world.new_tag()}")
+    tag = world.new_tag()
+    merchant = MerchantFactory(name=f"Console bench {tag}", slug=f"console-bench-{tag}")
     for n in range(CAMPAIGNS):
         CampaignFactory(merchant=merchant, name=f"Campaign {n:03d}")
-    member = make_member(merchant, "brand")
+    member = make_member(merchant, "brand", email=f"console-bench-{tag}@example.com")
     client = Client()
     client.force_login(member.user)
     session_id = client.cookies[settings.SESSION_COOKIE_NAME].value
