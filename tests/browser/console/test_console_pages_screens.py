@@ -51,7 +51,11 @@ def test_every_page_renders(live_server, console_page, new_context, member_facto
         signed_out.goto(f"{live_server.url}{path}")
         save_product_screenshot(signed_out, f"console-{name}-{lang}")
     page = console_page(member, locale=locale)
+    problems = []  # CSP refusals and script errors: the pages must work under their policy
+    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
     for name, path, heading in PAGES:
         page.goto(f"{live_server.url}{path}")
         expect(page.get_by_role("heading", level=1).first).to_contain_text(heading[lang])
         save_product_screenshot(page, f"console-{name}-{lang}")
+    assert problems == []

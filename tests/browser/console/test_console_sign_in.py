@@ -60,3 +60,16 @@ def test_the_language_switch(live_server, console_page, member_factory):
     expect(page.get_by_role("heading", name="营销活动")).to_be_visible()
     page.get_by_role("button", name="English").click()
     expect(page.get_by_role("heading", name="Campaigns")).to_be_visible()
+
+
+def test_the_campaign_list_counters_update_by_themselves(live_server, console_page, member_factory):
+    member = member_factory("brand")
+    campaign = active_campaign(merchant=member.merchant, name="Live counters", max_redemptions=100)
+    page = console_page(member, next_path="/console/campaigns/")
+    row = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name="Live counters"))
+    expect(row.locator("[data-counter=redeemed]")).to_have_text("0 / 100")
+    slot = campaign.slots.order_by("slot").first()
+    campaign.slots.filter(pk=slot.pk).update(redeemed_count=2, spent_amount=240)
+    # htmx polls the same view every few seconds and swaps the rows in: no reload.
+    expect(row.locator("[data-counter=redeemed]")).to_have_text("2 / 100", timeout=15_000)
+    expect(row.locator("[data-counter=spent]")).to_have_text("¥2.40")
