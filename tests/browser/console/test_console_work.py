@@ -41,6 +41,7 @@ def test_publisher_accepts_a_placement_starts_issuance_and_watches_it_reach_100(
     member = member_factory("brand", merchant=publisher)
 
     page = console_page(member, next_path="/console/placements/")
+    problems = watch(page)
     page.get_by_role("button", name="Accept: 5 off any dessert").click()
     expect(page.get_by_text("Accepted").first).to_be_visible()
 
@@ -61,6 +62,15 @@ def test_publisher_accepts_a_placement_starts_issuance_and_watches_it_reach_100(
     row = page.get_by_role("row", name=re.compile("5 off any dessert"))
     expect(row).to_contain_text("100 %")
     expect(row).to_contain_text(f"{FANS} / {FANS}")
+    assert problems == []
+
+
+def watch(page) -> list[str]:
+    """CSP refusals and script errors of the page (the console's pages allow no inline code)."""
+    problems: list[str] = []
+    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    return problems
 
 
 def finance_world():
@@ -104,6 +114,7 @@ def test_finance_member_reads_the_report_downloads_a_csv_and_reads_ledger_and_in
     member = member_factory("finance", merchant=setup.issuer)
 
     page = console_page(member, next_path="/console/reports/")
+    problems = watch(page)
     page.get_by_role("link", name="By campaign").click()
     chart = page.get_by_role("img", name=re.compile("Write-offs"))
     expect(chart).to_be_visible()
@@ -138,3 +149,4 @@ def test_finance_member_reads_the_report_downloads_a_csv_and_reads_ledger_and_in
     )
     expect(invoice.get_by_role("link", name="PDF")).to_be_visible()
     save_product_screenshot(page, "console-invoices-en")
+    assert problems == []  # Chart.js and htmx work under the console's CSP
