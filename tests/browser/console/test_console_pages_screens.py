@@ -35,10 +35,17 @@ def scene(member_factory):
     CampaignFactory(merchant=issuer, name="Winter hot chocolate")
     publisher = MerchantFactory(name="Mochi Cartoon")
     FanPoolFactory(merchant=publisher, name="Mochi Fans", is_listed=True, categories=["cartoon", "family"])
-    FanPoolFactory(merchant=MerchantFactory(name="Bean There Coffee"), name="Coffee lovers", is_listed=True, categories=["coffee"])
+    FanPoolFactory(
+        merchant=MerchantFactory(name="Bean There Coffee"),
+        name="Coffee lovers",
+        is_listed=True,
+        categories=["coffee"],
+    )
     own_pool = FanPoolFactory(merchant=issuer, name="Sweet Spoon members", auto_accept_min_share_bps=4000)
     incoming = active_campaign(merchant=publisher, name="Mochi plush 20% off")
-    PlacementFactory(campaign=incoming, pool=own_pool, status=Placement.Status.PROPOSED, decided_at=None, quota=300)
+    PlacementFactory(
+        campaign=incoming, pool=own_pool, status=Placement.Status.PROPOSED, decided_at=None, quota=300
+    )
     return member
 
 
