@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "graphene_django",
     "djstripe",
+    "backend.gateway",  # /graphql/: its GraphiQL page and vendored static files
     "backend.merchants",
     "backend.audience",
     "backend.campaigns",

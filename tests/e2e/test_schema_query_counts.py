@@ -19,6 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from graphql import GraphQLNonNull, get_named_type, is_leaf_type, is_object_type
 
 from attribution import recording as attribution_recording
+from attribution.models import ReportExport
 from backend.api import ids
 from backend.audience.models import FanImport
 from backend.config.schema import schema
@@ -133,6 +134,11 @@ def world():
     placement = PlacementFactory(campaign=active_campaign(), pool=big_pool)
     for membership in big_pool.memberships.all():
         CouponFactory(placement=placement, fan_id=membership.fan_id)
+    # report exports, written, each with its files (downloads are links, built without queries)
+    ReportExport.objects.bulk_create(
+        ReportExport(merchant=me, dimension="day", status="succeeded", row_count=1, files={"csv": "x.csv"})
+        for _ in range(ROWS + 2)
+    )
     IssuanceJob.objects.bulk_create(
         IssuanceJob(placement=placement, requested_by=me, status="succeeded") for _ in range(ROWS + 2)
     )
