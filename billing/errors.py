@@ -8,8 +8,6 @@ class BillingErrorCode(StrEnum):
     INVALID_PERIOD = "INVALID_PERIOD"
     STRIPE_UNAVAILABLE = "STRIPE_UNAVAILABLE"
     STILL_VOIDABLE = "STILL_VOIDABLE"
-
-
-class PayoutErrorCode(StrEnum):
+    # Payouts (billing/payouts.py): a payout account's minimum below the network's, bad details.
     BELOW_MINIMUM = "BELOW_MINIMUM"
     BAD_ACCOUNT = "BAD_ACCOUNT"

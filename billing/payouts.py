@@ -34,14 +34,14 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q
 from django.utils import timezone
 
 from backend.api.errors import CommonErrorCode, ErrorCollector
 from backend.merchants.models import Merchant
 
-from .errors import PayoutErrorCode
-from .models import LedgerAccount, LedgerEntry, Payout, PayoutAccount, PayoutHold, PayoutItem, PayoutRun
+from .errors import BillingErrorCode
+from .models import LedgerEntry, Payout, PayoutAccount, PayoutHold, PayoutItem, PayoutRun
 from .payout_gateways import (
     PayoutGateway,
     PayoutOrder,
@@ -49,14 +49,18 @@ from .payout_gateways import (
     bank_batch_csv,
     gateway_for,
 )
+from .selectors import (  # noqa: F401 (re-exported: the lines a run pays, for callers and tests)
+    PAYABLE_KINDS,
+    SETTLED_STATES,
+    eligible_lines,
+    open_hold_exists,
+    unpaid_payable_lines,
+)
 
 logger = logging.getLogger(__name__)
 State = LedgerEntry.State
 Method = PayoutAccount.Method
 
-# Every account a merchant is paid from: new ``*_payable`` kinds join without a change here.
-PAYABLE_KINDS: tuple[str, ...] = tuple(k for k in LedgerAccount.Kind.values if k.endswith("_payable"))
-SETTLED_STATES = (State.LOCKED, State.INVOICED, State.PAID)
 HOLD_REASON_MAX = 200
 
 _ADVISORY_NAMESPACE = 0x5041594F  # "PAYO"
@@ -145,41 +149,6 @@ def release_hold(
         return PayoutHold.objects.filter(targets, released_at__isnull=True).update(
             released_at=timezone.now(), release_reason=(reason or "").strip()[:HOLD_REASON_MAX]
         )
-
-
-def open_hold_exists() -> Q:
-    """Lines under an open hold (on the line, or on its posting's write-off)."""
-    open_holds = PayoutHold.objects.filter(released_at__isnull=True)
-    return Q(Exists(open_holds.filter(ledger_entry_id=OuterRef("pk")))) | Q(
-        Exists(open_holds.filter(redemption_id=OuterRef("posting__redemption_id")))
-    )
-
-
-# --- which lines are owed ------------------------------------------------------------------
-
-
-def unpaid_payable_lines(*, merchant_id: int | None = None) -> QuerySet[LedgerEntry]:
-    """Settled payable lines not in a standing payout (held ones included)."""
-    qs = LedgerEntry.objects.filter(
-        account_kind__in=PAYABLE_KINDS, state__in=SETTLED_STATES, merchant__isnull=False
-    ).exclude(Exists(PayoutItem.objects.filter(ledger_entry_id=OuterRef("pk"), released=False)))
-    if merchant_id is not None:
-        qs = qs.filter(merchant_id=merchant_id)
-    return qs
-
-
-def eligible_lines(
-    *, cutoff: dt.datetime, collected_only: bool, merchant_id: int | None = None
-) -> QuerySet[LedgerEntry]:
-    """The lines a run with this cutoff pays now (see the module doc)."""
-    earned = Q(amount__lt=0, locked_at__lte=cutoff)
-    if collected_only:
-        earned &= Q(state=State.PAID)
-    return (
-        unpaid_payable_lines(merchant_id=merchant_id)
-        .exclude(open_hold_exists())
-        .filter(earned | Q(amount__gt=0))
-    )
 
 
 # --- plan ----------------------------------------------------------------------------------
@@ -417,7 +386,7 @@ def payout_account_set(
         rest = stripe_account_id.removeprefix("acct_")
         if not stripe_account_id.startswith("acct_") or not rest or len(rest) > 50 or set(rest) - _ALNUM:
             errors.add(
-                "stripe_account_id", PayoutErrorCode.BAD_ACCOUNT, "A Stripe connected account id, acct_..."
+                "stripe_account_id", BillingErrorCode.BAD_ACCOUNT, "A Stripe connected account id, acct_..."
             )
         bank_account_holder = bank_account_number = bank_code = ""
     elif method == Method.BANK_TRANSFER:
@@ -425,13 +394,13 @@ def payout_account_set(
         if not 4 <= len(bank_account_number) <= 34 or set(bank_account_number) - _ALNUM:
             errors.add(
                 "bank_account_number",
-                PayoutErrorCode.BAD_ACCOUNT,
+                BillingErrorCode.BAD_ACCOUNT,
                 "An IBAN or account number: 4-34 letters or digits.",
             )
         if not 4 <= len(bank_code) <= 11 or set(bank_code) - _ALNUM:
             errors.add(
                 "bank_code",
-                PayoutErrorCode.BAD_ACCOUNT,
+                BillingErrorCode.BAD_ACCOUNT,
                 "A BIC/SWIFT or routing code: 4-11 letters or digits.",
             )
         stripe_account_id = ""
@@ -442,7 +411,7 @@ def payout_account_set(
         if minimum_amount < floor:
             errors.add(
                 "minimum_amount",
-                PayoutErrorCode.BELOW_MINIMUM,
+                BillingErrorCode.BELOW_MINIMUM,
                 f"A payout minimum below the network's ({floor} minor units) is not allowed.",
             )
     errors.raise_if_any()
