@@ -310,3 +310,48 @@ def test_only_payable_lines_of_the_payee_are_paid(stripe_transfers):
     connect(setup.publisher, "acct_1Pub", stripe_transfers)
     run = payouts.run_payouts(day=RUN_DAY, collected_only=False)
     assert [p.merchant_id for p in run.payouts.all()] == [setup.publisher.pk]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_scheduled_task_pays_on_a_real_worker_and_a_second_delivery_pays_nothing(
+    stripe_transfers, monkeypatch
+):
+    """The beat's task, delivered twice at once to a real Celery worker process (concurrency 2)
+    that talks to the transfers endpoint: one transfer per payee, equal to its locked balance."""
+    import uuid
+
+    from django.db import connection
+
+    from billing import tasks
+    from tests.conftest import _start_worker, _stop_worker, wait_for
+    from tests.stripe_transfers import API_KEY
+
+    setups = [billing_setup(fee=200, share_bps=5000), billing_setup(fee=300, share_bps=5000)]
+    for i, setup in enumerate(setups):
+        earn(setup, (1, 2, 3))
+        connect(setup.publisher, f"acct_1Worker{i}", stripe_transfers)
+    for name, value in {
+        "STRIPE_API_HOST": stripe_transfers.url,
+        "STRIPE_TEST_SECRET_KEY": API_KEY,
+        "PAYOUTS_SCHEDULE": "monthly",
+        "PAYOUTS_DAY_OF_MONTH": "15",
+        "PAYOUTS_NET_DAYS": "15",
+        "PAYOUTS_REQUIRE_COLLECTED": "0",
+        "PAYOUTS_MINIMUM_AMOUNT": "100",
+    }.items():
+        monkeypatch.setenv(name, value)
+    queue = f"payouts-{uuid.uuid4().hex[:8]}"
+    worker = _start_worker(queue, connection.settings_dict["NAME"], concurrency=2)
+    try:
+        for _ in range(2):  # a redelivery (or a second beat) at the same time
+            tasks.run_scheduled_payouts.apply_async(args=["2026-11-15"], queue=queue)
+        wait_for(lambda: PayoutRun.objects.filter(key="2026-11-15", finished_at__isnull=False).exists(), 60)
+    finally:
+        _stop_worker(worker)
+    assert Payout.objects.count() == 2
+    for i, setup in enumerate(setups):
+        [transfer] = stripe_transfers.to(f"acct_1Worker{i}")
+        assert transfer["amount"] == payable(setup.publisher) == (300, 450)[i]
+        assert Payout.objects.get(merchant=setup.publisher).stripe_transfer_id == transfer["id"]
+        assert reconciled(setup.publisher) == []
