@@ -45,6 +45,17 @@ class PayoutReceipt:
     settled: bool  # True: the money moved (paid); False: submitted, finance confirms later
 
 
+@dataclass(frozen=True)
+class TransferView:
+    """What Stripe says about one transfer: compared with our payout by reconcile."""
+
+    id: str
+    amount: int
+    currency: str  # upper case, as ours
+    destination: str
+    amount_reversed: int
+
+
 class PayoutRefused(Exception):
     """The gateway refused the payout for good (e.g. a connected account that cannot receive)."""
 
@@ -97,6 +108,16 @@ class StripeConnectGateway:
             options={"idempotency_key": order.key},
         )
         return transfer.id
+
+    def retrieve_transfer(self, *, transfer_id: str) -> TransferView:
+        transfer = self.client.v1.transfers.retrieve(transfer_id)
+        return TransferView(
+            id=transfer.id,
+            amount=int(transfer.amount),
+            currency=str(transfer.currency).upper(),
+            destination=str(transfer.destination or ""),
+            amount_reversed=int(getattr(transfer, "amount_reversed", 0) or 0),
+        )
 
     def submit(self, order: PayoutOrder) -> PayoutReceipt:
         try:

@@ -60,7 +60,7 @@ def reconciled(merchant):
     result = reconcile(
         merchant=merchant, start=dt.datetime(2026, 1, 1, tzinfo=UTC), end=dt.datetime(2028, 1, 1, tzinfo=UTC)
     )
-    return [d for d in result.discrepancies if d.check == "billing.payouts"]
+    return [d for d in result.discrepancies if d.check in ("billing.payouts", "billing.payout_transfers")]
 
 
 def test_a_run_pays_each_publisher_exactly_its_locked_balance_once(stripe_transfers):
@@ -295,11 +295,25 @@ def test_reconcile_reports_a_payout_that_differs_from_its_lines(stripe_transfers
     connect(setup.publisher, "acct_1Tamper", stripe_transfers)
     payout = payouts.run_payouts(day=RUN_DAY, collected_only=False).payouts.get()
     Payout.objects.filter(pk=payout.pk).update(amount=payout.amount + 1)
-    assert [d.kind for d in reconciled(setup.publisher)] == ["PAYOUT_TOTAL_MISMATCH"]
+    assert sorted(d.kind for d in reconciled(setup.publisher)) == [
+        "PAYOUT_TOTAL_MISMATCH",
+        "TRANSFER_DIFFERS",
+    ]
     Payout.objects.filter(pk=payout.pk).update(amount=payout.amount)
     PayoutItem.objects.filter(payout=payout).first().delete()
     kinds = sorted(d.kind for d in reconciled(setup.publisher))
     assert kinds == ["PAYABLE_LEFT_OUT", "PAYOUT_TOTAL_MISMATCH"]
+
+
+def test_reconcile_reports_a_transfer_stripe_sees_differently(stripe_transfers):
+    setup = billing_setup(fee=200, share_bps=5000)
+    earn(setup, (1, 2))
+    connect(setup.publisher, "acct_1Differs", stripe_transfers)
+    payouts.run_payouts(day=RUN_DAY, collected_only=False)
+    assert reconciled(setup.publisher) == []
+    stripe_transfers.transfers[0]["amount_reversed"] = 50  # reversed in Stripe's dashboard
+    [found] = reconciled(setup.publisher)
+    assert (found.check, found.kind) == ("billing.payout_transfers", "TRANSFER_DIFFERS")
 
 
 def test_only_payable_lines_of_the_payee_are_paid(stripe_transfers):
