@@ -369,3 +369,49 @@ def test_the_scheduled_task_pays_on_a_real_worker_and_a_second_delivery_pays_not
         assert transfer["amount"] == payable(setup.publisher) == (300, 450)[i]
         assert Payout.objects.get(merchant=setup.publisher).stripe_transfer_id == transfer["id"]
         assert reconciled(setup.publisher) == []
+
+
+def test_an_upheld_dispute_on_a_held_line_nets_to_nothing_once_released(stripe_transfers):
+    """The disputes flow: hold on open; the upheld dispute's credit (posted while held) is held
+    too; released on decision, the charge's share and its credit net to zero."""
+    setup = billing_setup(fee=200, share_bps=5000)
+    disputed, kept = earn(setup, (1, 2))
+    connect(setup.publisher, "acct_1Dispute", stripe_transfers)
+    payouts.hold_lines_for(redemption_id=disputed.pk, reason="dispute 1 opened")
+    services.dispute_charge(
+        redemption_id=disputed.pk, reason="never redeemed", now=dt.datetime(2026, 10, 25, tzinfo=UTC)
+    )
+    first = payouts.run_payouts(day=RUN_DAY, collected_only=False).payouts.get()
+    assert (first.amount, first.line_count) == (100, 1)  # neither the charge's share nor its credit
+    payouts.release_hold(redemption_id=disputed.pk, reason="dispute 1 upheld")
+    second = payouts.run_payouts(day=NEXT_DAY, collected_only=False)
+    assert second.payouts.count() == 0  # +100 and -100: nothing due
+    assert payouts.unpaid_payable_lines(merchant_id=setup.publisher.pk).count() == 2
+    assert sum(t["amount"] for t in stripe_transfers.to("acct_1Dispute")) == 100 == payable(setup.publisher)
+    assert reconciled(setup.publisher) == []
+
+
+def test_a_hold_on_single_lines_and_the_command_writes_the_bank_file(stripe_transfers, tmp_path):
+    setup = billing_setup(fee=200, share_bps=5000)
+    first, second = earn(setup, (1, 2))
+    payouts.payout_account_set(
+        merchant=setup.publisher,
+        method="bank_transfer",
+        bank_account_holder="Mochi Cartoon",
+        bank_account_number="GB33BUKB20201555555555",
+        bank_code="BUKBGB22",
+    )
+    line = LedgerEntry.objects.get(posting__redemption=first, account_kind="publisher_payable")
+    payouts.hold_lines_for(ledger_entry_ids=[line.pk], reason="checking a receipt")
+    out = tmp_path / "batch.csv"
+    call_command("run_payouts", day=RUN_DAY.isoformat(), collected_only="no", bank_file=str(out))
+    rows = list(csv.DictReader(out.open()))
+    assert [(r["amount_minor"], r["account_number"], r["currency"]) for r in rows] == [
+        ("100", "GB33BUKB20201555555555", "CNY")
+    ]
+    call_command("run_payouts", confirm_bank=RUN_DAY.isoformat())
+    assert Payout.objects.get().status == "paid"
+    assert payouts.release_hold(ledger_entry_ids=[line.pk]) == 1
+    call_command("run_payouts", day=NEXT_DAY.isoformat(), collected_only="no")
+    assert sorted(Payout.objects.values_list("amount", "status")) == [(100, "paid"), (100, "submitted")]
+    assert reconciled(setup.publisher) == []
