@@ -60,6 +60,10 @@ class PayoutRefused(Exception):
     """The gateway refused the payout for good (e.g. a connected account that cannot receive)."""
 
 
+class PayoutGatewayUnavailable(Exception):
+    """The gateway could not answer now (network, rate limit, its outage): retry later."""
+
+
 class PayoutGateway(Protocol):
     method: str
 
@@ -124,6 +128,8 @@ class StripeConnectGateway:
             transfer_id = self.find_transfer(key=order.key) or self.create_transfer(order)
         except (stripe.InvalidRequestError, stripe.PermissionError) as exc:
             raise PayoutRefused(str(exc.user_message or exc)[:300]) from exc
+        except stripe.StripeError as exc:
+            raise PayoutGatewayUnavailable(str(exc)[:300]) from exc
         return PayoutReceipt(reference=transfer_id, settled=True)
 
 

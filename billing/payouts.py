@@ -44,6 +44,7 @@ from .errors import BillingErrorCode
 from .models import LedgerEntry, Payout, PayoutAccount, PayoutHold, PayoutItem, PayoutRun
 from .payout_gateways import (
     PayoutGateway,
+    PayoutGatewayUnavailable,
     PayoutOrder,
     PayoutRefused,
     bank_batch_csv,
@@ -285,7 +286,12 @@ def send_payout(*, payout: Payout, gateways: GatewayFactory = gateway_for) -> Pa
 def send_run(*, run: PayoutRun, gateways: GatewayFactory = gateway_for) -> PayoutRun:
     """Send the run's pending payouts; the run is finished once none is pending."""
     for payout in run.payouts.filter(status=Payout.Status.PENDING).select_related("run").order_by("id"):
-        send_payout(payout=payout, gateways=gateways)
+        try:
+            send_payout(payout=payout, gateways=gateways)
+        except PayoutGatewayUnavailable as exc:  # stays pending: the hourly task resumes it
+            logger.warning(
+                "billing.payout_gateway_unavailable", extra={"payout_id": payout.pk, "error": str(exc)}
+            )
     if not run.payouts.filter(status=Payout.Status.PENDING).exists() and run.finished_at is None:
         run.finished_at = timezone.now()
         run.save(update_fields=["finished_at"])

@@ -415,3 +415,26 @@ def test_a_hold_on_single_lines_and_the_command_writes_the_bank_file(stripe_tran
     call_command("run_payouts", day=NEXT_DAY.isoformat(), collected_only="no")
     assert sorted(Payout.objects.values_list("amount", "status")) == [(100, "paid"), (100, "submitted")]
     assert reconciled(setup.publisher) == []
+
+
+def test_a_gateway_outage_leaves_the_payout_pending_and_the_others_go(stripe_transfers, monkeypatch):
+    import stripe
+
+    setups = [billing_setup(fee=200, share_bps=5000) for _ in range(2)]
+    for i, setup in enumerate(setups):
+        earn(setup, (1, 2))
+        connect(setup.publisher, f"acct_1Outage{i}", stripe_transfers)
+    real = StripeConnectGateway.create_transfer
+
+    def flaky(self, order):
+        if order.destination == "acct_1Outage0":
+            raise stripe.APIConnectionError("connection reset")
+        return real(self, order)
+
+    monkeypatch.setattr(StripeConnectGateway, "create_transfer", flaky)
+    run = payouts.run_payouts(day=RUN_DAY, collected_only=False)
+    assert run.finished_at is None
+    assert sorted(run.payouts.values_list("status", flat=True)) == ["paid", "pending"]
+    monkeypatch.undo()
+    assert payouts.resume_unfinished_runs() == 1
+    assert [len(stripe_transfers.to(f"acct_1Outage{i}")) for i in range(2)] == [1, 1]
