@@ -16,6 +16,7 @@ from backend.api import ids
 from backend.api.mutations import BaseMutation
 from backend.api.permissions import FINANCE, not_found, require_key
 from backend.api.scalars import DateTime, Money
+from backend.api.selection import selected_paths
 from backend.api.types import CountableConnection, MerchantScopedType
 
 from . import payouts, selectors
@@ -87,6 +88,9 @@ class BillingPayoutType(MerchantScopedType):
 
     def resolve_lines(root, info):
         caller = require_key(info, ROLES)
+        items = getattr(root, "lines", None)  # prefetched by the list
+        if items is None:
+            items = selectors.payout_lines_for(merchant=caller.merchant, payout=root)
         return [
             PayoutLineType(
                 ledger_line_id=ids.encode("LedgerLine", item.ledger_entry_id),
@@ -96,7 +100,7 @@ class BillingPayoutType(MerchantScopedType):
                 amount=item.amount,
                 period=f"{item.ledger_entry.period_start:%Y-%m}" if item.ledger_entry.period_start else None,
             )
-            for item in selectors.payout_lines_for(merchant=caller.merchant, payout=root)
+            for item in items
         ]
 
 
@@ -156,7 +160,12 @@ class PayoutQuery(graphene.ObjectType):
 
     def resolve_payouts(root, info, status=None, currency=None, **_):
         caller = require_key(info, ROLES)
-        return selectors.payouts_for(merchant=caller.merchant, status=_enum_value(status), currency=currency)
+        return selectors.payouts_for(
+            merchant=caller.merchant,
+            status=_enum_value(status),
+            currency=currency,
+            with_lines="lines" in selected_paths(info),
+        )
 
     def resolve_payout(root, info, id):
         caller = require_key(info, ROLES)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 
 from backend.merchants.models import Merchant
 
@@ -271,9 +271,13 @@ def eligible_lines(
 
 
 def payouts_for(
-    *, merchant: Merchant, status: str | None = None, currency: str | None = None
+    *, merchant: Merchant, status: str | None = None, currency: str | None = None, with_lines: bool = False
 ) -> QuerySet[Payout]:
     qs = Payout.objects.filter(merchant=merchant).select_related("run")
+    if with_lines:  # the lines of every payout of the page in one query
+        qs = qs.prefetch_related(
+            Prefetch("items", queryset=payout_lines_for(merchant=merchant), to_attr="lines")
+        )
     if status:
         qs = qs.filter(status=status)
     if currency:
@@ -285,12 +289,12 @@ def payout_for(*, merchant: Merchant, payout_id: int) -> Payout | None:
     return payouts_for(merchant=merchant).filter(pk=payout_id).first()
 
 
-def payout_lines_for(*, merchant: Merchant, payout: Payout) -> QuerySet[PayoutItem]:
-    return (
-        PayoutItem.objects.filter(payout=payout, payout__merchant=merchant, released=False)
-        .select_related("ledger_entry", "ledger_entry__posting")
-        .order_by("id")
-    )
+def payout_lines_for(*, merchant: Merchant, payout: Payout | None = None) -> QuerySet[PayoutItem]:
+    """The lines a payout pays (standing claims), of the merchant's payouts only."""
+    qs = PayoutItem.objects.filter(payout__merchant=merchant, released=False)
+    if payout is not None:
+        qs = qs.filter(payout=payout)
+    return qs.select_related("ledger_entry", "ledger_entry__posting").order_by("id")
 
 
 def payout_account_for(*, merchant: Merchant) -> PayoutAccount | None:
