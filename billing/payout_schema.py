@@ -224,5 +224,26 @@ class PayoutAccountSet(BaseMutation):
         return {"account": PayoutAccountType.of(account)}
 
 
+class PayoutRequest(BaseMutation):
+    """Pay your due balance in a currency now, outside the schedule (NET days, collection,
+    holds and the minimum still apply). The same idempotencyKey answers the same payout."""
+
+    payout = graphene.Field(BillingPayoutType)
+    roles = ROLES
+    error_codes = BillingErrorCode
+
+    class Arguments:
+        currency = graphene.String(required=True)
+        idempotency_key = graphene.String(required=True, description="1-64 letters, digits, - or _.")
+
+    @classmethod
+    def perform(cls, caller, info, currency, idempotency_key):
+        payout = payouts.request_payout(
+            merchant=caller.merchant, currency=currency, idempotency_key=idempotency_key
+        )
+        return {"payout": payout}
+
+
 class PayoutMutation(graphene.ObjectType):
     payout_account_set = PayoutAccountSet.Field()
+    payout_request = PayoutRequest.Field()

@@ -37,7 +37,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from backend.api.errors import CommonErrorCode, ErrorCollector
+from backend.api.errors import CommonErrorCode, ErrorCollector, ServiceError
 from backend.merchants.models import Merchant
 
 from .errors import BillingErrorCode
@@ -176,6 +176,7 @@ def plan_run(
     cutoff: dt.datetime,
     collected_only: bool,
     merchant_id: int | None = None,
+    currency: str | None = None,
     now: dt.datetime | None = None,
 ) -> PayoutRun:
     """The run of ``key`` with its payouts, planned once (a re-run returns it unchanged).
@@ -190,11 +191,12 @@ def plan_run(
         )
         if run.planned_at is not None:
             return run
-        rows = list(
-            eligible_lines(
-                cutoff=run.cutoff, collected_only=run.require_collected, merchant_id=merchant_id
-            ).values_list("pk", "merchant_id", "currency", "amount")
+        lines = eligible_lines(
+            cutoff=run.cutoff, collected_only=run.require_collected, merchant_id=merchant_id
         )
+        if currency:
+            lines = lines.filter(currency=currency)
+        rows = list(lines.values_list("pk", "merchant_id", "currency", "amount"))
         groups: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
         for pk, merchant, currency, amount in rows:
             groups[(merchant, currency)].append((pk, amount))
@@ -433,3 +435,69 @@ def payout_account_set(
         },
     )
     return account
+
+
+# --- a payout on request --------------------------------------------------------------------
+
+REQUEST_KEY_MAX = 64
+
+
+def request_payout(*, merchant: Merchant, currency: str, idempotency_key: str) -> Payout:
+    """Pay the merchant's due balance in ``currency`` now, outside the schedule (same rules:
+    NET-n, collection, holds, the minimum). Idempotent: the same key answers the same payout.
+
+    The payout is planned here and sent by a Celery task after commit (the hourly task
+    resumes it if that task is lost). Below the minimum, or nothing due: BELOW_MINIMUM, and
+    nothing is written."""
+    currency = (currency or "").strip().upper()
+    idempotency_key = (idempotency_key or "").strip()
+    errors = ErrorCollector()
+    if len(currency) != 3 or not currency.isalpha() or not currency.isascii():
+        errors.add("currency", CommonErrorCode.INVALID, "An ISO 4217 currency code, e.g. CNY.")
+    if (
+        not idempotency_key
+        or len(idempotency_key) > REQUEST_KEY_MAX
+        or set(idempotency_key) - _ALNUM - set("-_")
+    ):
+        errors.add("idempotency_key", CommonErrorCode.INVALID, "1-64 letters, digits, - or _.")
+    errors.raise_if_any()
+    account = PayoutAccount.objects.filter(merchant=merchant).first()
+    if account is None:
+        raise ServiceError.single(BillingErrorCode.NO_PAYOUT_ACCOUNT, "Set a payout account first.", None)
+    key = f"req-{merchant.pk}-{idempotency_key}"
+    with transaction.atomic():
+        run = plan_run(
+            key=key,
+            cutoff=cutoff_for(timezone.now().date()),
+            collected_only=require_collected(),
+            merchant_id=merchant.pk,
+            currency=currency,
+        )
+        payout = run.payouts.filter(merchant=merchant, currency=currency).first()
+        if payout is None:
+            due = -sum(
+                eligible_lines(
+                    cutoff=run.cutoff, collected_only=run.require_collected, merchant_id=merchant.pk
+                )
+                .filter(currency=currency)
+                .values_list("amount", flat=True)
+            )
+            raise ServiceError.single(
+                BillingErrorCode.BELOW_MINIMUM,
+                f"{due} {currency} is due; a payout is made from {minimum_for(account, currency)} up.",
+                "currency",
+            )
+        if payout.status == Payout.Status.PENDING:
+            transaction.on_commit(lambda: _enqueue_send(run.pk))
+    return payout
+
+
+def _enqueue_send(run_id: int) -> None:
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from . import tasks
+
+    try:
+        tasks.send_payout_run.delay(run_id)
+    except BrokerError:  # the hourly task resumes the run
+        logger.warning("billing.payout_enqueue_failed", extra={"run_id": run_id})

@@ -149,3 +149,57 @@ def test_a_brand_key_may_not_read_payouts(api, operation, paid):
     assert api.execute(operation("billing_payouts"), {"first": 1}, key=key).error_codes == ["FORBIDDEN"]
     r = api.execute(operation("billing_payout_account_set"), {"input": {"method": "STRIPE_CONNECT"}}, key=key)
     assert r.error_codes == ["FORBIDDEN"]
+
+
+def test_a_payout_request_pays_the_due_balance_once_and_below_the_minimum_writes_nothing(
+    api,
+    operation,
+    stripe_transfers,  # noqa: F811 (the fixture it uses)
+    settings,
+):
+    from billing import tasks
+    from billing.models import Payout, PayoutRun
+
+    settings.PAYOUTS_MINIMUM_AMOUNT = 250
+    settings.PAYOUTS_MINIMUM_AMOUNTS = {}
+    settings.PAYOUTS_NET_DAYS = 15
+    settings.PAYOUTS_REQUIRE_COLLECTED = False
+    setup = billing_setup(fee=200, share_bps=5000)
+    key = make_api_key(setup.publisher, "finance")
+    request = {"currency": "CNY", "idempotencyKey": "req-1"}
+    r = api.execute(operation("billing_payout_request"), request, key=key).ok()["payoutRequest"]
+    assert [e["code"] for e in r["errors"]] == ["NO_PAYOUT_ACCOUNT"]
+    stripe_transfers.connected_accounts.add("acct_1Request")
+    payouts.payout_account_set(
+        merchant=setup.publisher, method="stripe_connect", stripe_account_id="acct_1Request"
+    )
+    for day in (1, 2):
+        services.charge_redemption(
+            redemption_id=write_off(setup, at=dt.datetime(2026, 10, day, tzinfo=UTC)).pk
+        )
+    services.lock_due_entries(now=dt.datetime(2026, 10, 20, tzinfo=UTC))
+    r = api.execute(operation("billing_payout_request"), request, key=key).ok()["payoutRequest"]
+    assert (r["payout"], [(e["field"], e["code"]) for e in r["errors"]]) == (
+        None,
+        [("currency", "BELOW_MINIMUM")],
+    )
+    assert "200 CNY is due" in r["errors"][0]["message"]
+    assert not PayoutRun.objects.exists() and not Payout.objects.exists()
+
+    services.charge_redemption(redemption_id=write_off(setup, at=dt.datetime(2026, 10, 3, tzinfo=UTC)).pk)
+    services.lock_due_entries(now=dt.datetime(2026, 10, 20, tzinfo=UTC))
+    first = api.execute(operation("billing_payout_request"), request, key=key).ok()["payoutRequest"]
+    assert first["errors"] == [] and (first["payout"]["amount"], first["payout"]["status"]) == (
+        300,
+        "PENDING",
+    )
+    again = api.execute(operation("billing_payout_request"), request, key=key).ok()["payoutRequest"]
+    assert again["payout"]["id"] == first["payout"]["id"]
+    run = PayoutRun.objects.get()
+    tasks.send_payout_run(run.pk)
+    tasks.send_payout_run(run.pk)
+    assert [t["amount"] for t in stripe_transfers.to("acct_1Request")] == [300]
+    bad = api.execute(
+        operation("billing_payout_request"), {"currency": "C1", "idempotencyKey": "x y"}, key=key
+    )
+    assert sorted(e["code"] for e in bad.ok()["payoutRequest"]["errors"]) == ["INVALID", "INVALID"]
