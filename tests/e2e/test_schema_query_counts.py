@@ -18,7 +18,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 from graphql import GraphQLNonNull, get_named_type, is_leaf_type, is_object_type
 
-from attribution import services as attribution_services
+from attribution import recording as attribution_recording
 from backend.api import ids
 from backend.audience.models import FanImport
 from backend.config.schema import schema
@@ -27,6 +27,7 @@ from backend.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndp
 from billing import services as billing_services
 from billing.models import BillingPeriod, Invoice, LedgerEntry, Payout, PayoutItem, PayoutRun
 from tests.factories import (
+    CampaignPartnerFactory,
     CouponFactory,
     FanPoolFactory,
     MerchantFactory,
@@ -121,6 +122,11 @@ def world():
     for campaign in campaigns:
         campaign.accepted_stores.set(stores[:3])
         PlacementFactory(campaign=campaign)
+    # as a partner of other issuers' campaigns (at chosen stores), and partners of its own
+    for campaign in campaigns:
+        CampaignPartnerFactory(campaign=campaign, partner=MerchantFactory())
+    for _ in range(ROWS + 2):
+        CampaignPartnerFactory(campaign=active_campaign(), partner=me, all_stores=False).stores.set(stores[:2])
     # as a publisher: pools, one with members, a placement into it with codes and jobs
     pools = [FanPoolFactory(merchant=me) for _ in range(ROWS + 2)]
     big_pool = pool_with_fans(ROWS + 2, merchant=me)
@@ -145,7 +151,7 @@ def world():
         me, stores[0], make_terminal(stores[0])[0], campaigns[0], campaigns[0].placements.first()
     )
     redemptions = [write_off(setup) for _ in range(ROWS + 2)]
-    attribution_services.record_for_redemptions(redemption_ids=[r.pk for r in redemptions])
+    attribution_recording.record_for_redemptions(redemption_ids=[r.pk for r in redemptions])
     billing_services.charge_redemptions(redemption_ids=[r.pk for r in redemptions])
     # payouts to the merchant, each paying one ledger line (the walk reads, it does not reconcile)
     runs = PayoutRun.objects.bulk_create(
