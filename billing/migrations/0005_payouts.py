@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0005_partner_payable_reimbursement'),
+        ('billing', '0004_invoice_stripe_view_and_dunning'),
         ('merchants', '0002_terminal_nonce_v2'),
         ('redemptions', '0003_coupon_check_attempt'),
     ]
