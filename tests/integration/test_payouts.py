@@ -464,7 +464,7 @@ def test_measure_a_run_over_thousands_of_lines(stripe_transfers, capsys):
                 bank_code="COBADEFFXXX",
             )
     services.charge_redemptions(redemption_ids=redemption_ids)
-    services.lock_due_entries(now=LOCKED_AT)
+    services.lock_due_entries(now=dt.datetime(2026, 10, 30, tzinfo=UTC))
     started = time.perf_counter()
     run = payouts.plan_run(key="bench", cutoff=payouts.cutoff_for(RUN_DAY), collected_only=False)
     planned = time.perf_counter() - started
