@@ -19,6 +19,7 @@ from backend.api.types import CountableConnection, MerchantScopedType
 from . import selectors
 from .errors import BillingErrorCode
 from .models import Invoice, InvoiceEvent, LedgerAccount, LedgerEntry, Posting
+from .payout_schema import PayoutMutation, PayoutQuery
 
 ROLES = (FINANCE,)
 
@@ -235,7 +236,7 @@ class PublisherStatementType(graphene.ObjectType):
     issuers_open = graphene.Int(required=True, description="Issuers involved whose month is still open.")
 
 
-class Query(graphene.ObjectType):
+class Query(PayoutQuery, graphene.ObjectType):
     ledger_lines = DjangoConnectionField(
         LedgerLineType,
         period=graphene.String(description="YYYY-MM"),
@@ -337,5 +338,5 @@ class Query(graphene.ObjectType):
         )
 
 
-class Mutation(graphene.ObjectType):
+class Mutation(PayoutMutation, graphene.ObjectType):
     pass
