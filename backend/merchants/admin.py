@@ -5,7 +5,8 @@ from .models import ApiKey, Merchant, Store, Terminal
 
 @admin.register(Merchant)
 class MerchantAdmin(admin.ModelAdmin):
-    list_display = ("id", "name", "slug", "timezone", "default_currency", "created_at")
+    list_display = ("id", "name", "slug", "timezone", "default_currency", "is_network_operator", "created_at")
+    list_filter = ("is_network_operator",)
     search_fields = ("name", "slug")
 
 

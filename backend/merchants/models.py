@@ -19,6 +19,9 @@ class Merchant(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     default_currency = models.CharField(max_length=3, default="CNY")
+    # The network's own operator (docs/decisions.md, "Disputes"): its admin and finance API
+    # keys decide disputes between other merchants. Set in the Django admin only, never by API.
+    is_network_operator = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
