@@ -308,3 +308,167 @@ class InvoiceEvent(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["issuer", "occurred_at"], name="invoiceevent_issuer_idx")]
+
+
+# --- payouts (billing/payouts.py) -------------------------------------------------------------
+#
+# A payee's payable lines (publisher_payable, and any later ``*_payable`` kind) are paid out by
+# runs. A line is paid out at most once: a PayoutItem claims it (unique while not released).
+
+
+class PayoutAccount(models.Model):
+    """Where a merchant's payouts go: a Stripe connected account, or a bank account."""
+
+    class Method(models.TextChoices):
+        STRIPE_CONNECT = "stripe_connect", "Stripe Connect transfer"
+        BANK_TRANSFER = "bank_transfer", "Bank transfer (batch file)"
+
+    merchant = models.OneToOneField("merchants.Merchant", on_delete=models.PROTECT, related_name="+")
+    method = models.CharField(max_length=16, choices=Method.choices)
+    stripe_account_id = models.CharField(max_length=64, blank=True, default="")
+    bank_account_holder = models.CharField(max_length=140, blank=True, default="")
+    bank_account_number = models.CharField(max_length=34, blank=True, default="", help_text="IBAN or number.")
+    bank_code = models.CharField(max_length=11, blank=True, default="", help_text="BIC/SWIFT or routing.")
+    minimum_amount = models.BigIntegerField(
+        null=True, blank=True, help_text="Minor units; none: the network's minimum for the currency."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(method="stripe_connect", stripe_account_id__startswith="acct_")
+                | (
+                    Q(method="bank_transfer")
+                    & ~Q(bank_account_holder="")
+                    & ~Q(bank_account_number="")
+                    & ~Q(bank_code="")
+                ),
+                name="payoutaccount_method_has_details",
+            ),
+            models.CheckConstraint(
+                condition=Q(minimum_amount__isnull=True) | Q(minimum_amount__gt=0),
+                name="payoutaccount_minimum_positive",
+            ),
+        ]
+
+
+class PayoutRun(models.Model):
+    """One run of the payout schedule (or one on demand): its key decides every payout key."""
+
+    key = models.CharField(max_length=64, unique=True, help_text="e.g. 2026-12-01; deterministic.")
+    cutoff = models.DateTimeField(help_text="Earnings locked at or before this moment are paid (NET-n).")
+    require_collected = models.BooleanField(help_text="Only earnings on invoices the issuer has paid.")
+    planned_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+
+class Payout(models.Model):
+    """One transfer of what a merchant earned in one currency, through its payout account.
+
+    ``amount`` is frozen at planning: it equals minus the sum of its items' lines (> 0).
+    The gateway's id is stored as soon as it is known; a retry looks it up by ``key``.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending (planned; not yet at the gateway)"
+        SUBMITTED = "submitted", "Submitted (in a bank batch file finance uploads)"
+        PAID = "paid"
+        FAILED = "failed", "Failed (refused by the gateway; its lines wait for the next run)"
+
+    run = models.ForeignKey(PayoutRun, on_delete=models.PROTECT, related_name="payouts")
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="+")
+    currency = models.CharField(max_length=3)
+    amount = models.BigIntegerField()
+    line_count = models.PositiveIntegerField()
+    method = models.CharField(max_length=16, choices=PayoutAccount.Method.choices)
+    destination = models.CharField(max_length=64, help_text="acct_... or the bank account (masked in API).")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    key = models.CharField(
+        max_length=100, unique=True, help_text="Deterministic; the gateway's idempotency key."
+    )
+    stripe_transfer_id = models.CharField(max_length=255, blank=True, default="")
+    failure = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "merchant", "currency"], name="payout_one_per_run_currency"
+            ),
+            models.UniqueConstraint(
+                fields=["stripe_transfer_id"],
+                condition=~Q(stripe_transfer_id=""),
+                name="payout_transfer_unique",
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payout_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "submitted", "paid", "failed"]), name="payout_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["merchant", "created_at"], name="payout_merchant_idx")]
+
+
+class PayoutItem(models.Model):
+    """A payable line claimed by a payout: at most one standing claim per line (never paid twice).
+
+    A failed payout releases its claims, so its lines join the next run."""
+
+    payout = models.ForeignKey(Payout, on_delete=models.PROTECT, related_name="items")
+    ledger_entry = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="payout_items")
+    amount = models.BigIntegerField(help_text="The line's amount (credit < 0 earned, debit > 0 taken back).")
+    released = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ledger_entry"], condition=Q(released=False), name="payoutitem_line_paid_once"
+            ),
+        ]
+
+
+class PayoutHold(models.Model):
+    """Keeps payable lines out of payouts until released (e.g. while a dispute is open).
+
+    On a redemption, it holds every payable line of every posting about it, including lines
+    posted later (a credit); on one ledger line, that line only."""
+
+    redemption = models.ForeignKey(
+        "redemptions.Redemption", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    ledger_entry = models.ForeignKey(
+        LedgerEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="payout_holds"
+    )
+    reason = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+    release_reason = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(redemption__isnull=False, ledger_entry__isnull=True)
+                | Q(redemption__isnull=True, ledger_entry__isnull=False),
+                name="payouthold_one_target",
+            ),
+            models.UniqueConstraint(
+                fields=["redemption"],
+                condition=Q(released_at__isnull=True, redemption__isnull=False),
+                name="payouthold_one_open_per_redemption",
+            ),
+            models.UniqueConstraint(
+                fields=["ledger_entry"],
+                condition=Q(released_at__isnull=True, ledger_entry__isnull=False),
+                name="payouthold_one_open_per_line",
+            ),
+        ]

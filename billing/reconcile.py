@@ -7,6 +7,9 @@
 - ``billing.invoices``: every invoice's amount equals its issuer-receivable lines.
 - ``billing.double_charges``: no redemption has two charges;
 - ``billing.stripe``: every invoice at Stripe has our currency, total and status.
+- ``billing.payouts``: every payout of the merchant equals its lines, to the cent; each line
+  is the merchant's own settled payable line, paid once, never while held; and nothing the
+  payout should have paid was left out: payouts equal the locked payables less holds.
 """
 
 from __future__ import annotations
@@ -205,4 +208,106 @@ def check_stripe(*, merchant: Merchant, start: dt.datetime, end: dt.datetime) ->
                     f"Invoice {invoice.pk} is {invoice.status} here, {view.status} at Stripe.",
                 )
             )
+    return found
+
+
+_PAYABLE = "e.account_kind LIKE '%%\\_payable'"
+
+
+@register_check("billing.payouts")
+def check_payouts(*, merchant: Merchant, start: dt.datetime, end: dt.datetime) -> list[Discrepancy]:
+    """The merchant's payouts created in [start, end) (failed ones excepted) against the ledger."""
+    found = []
+    totals = _rows(
+        """
+        SELECT p.id, p.amount, p.line_count,
+               coalesce(-sum(e.amount), 0), count(e.id), count(*) FILTER (WHERE e.amount <> i.amount)
+        FROM billing_payout p
+        LEFT JOIN billing_payoutitem i ON i.payout_id = p.id AND NOT i.released
+        LEFT JOIN billing_ledgerentry e ON e.id = i.ledger_entry_id
+        WHERE p.merchant_id = %s AND p.created_at >= %s AND p.created_at < %s AND p.status <> 'failed'
+        GROUP BY p.id ORDER BY p.id
+        """,
+        [merchant.pk, start, end],
+    )
+    found += [
+        Discrepancy(
+            "billing.payouts",
+            "PAYOUT_TOTAL_MISMATCH",
+            f"Payout {pid} is {amount} over {count} lines but its lines sum to {total} over {n}.",
+        )
+        for pid, amount, count, total, n, changed in totals
+        if amount != total or count != n or changed
+    ]
+    foreign = _rows(
+        f"""
+        SELECT p.id, e.id FROM billing_payout p
+        JOIN billing_payoutitem i ON i.payout_id = p.id AND NOT i.released
+        JOIN billing_ledgerentry e ON e.id = i.ledger_entry_id
+        WHERE p.merchant_id = %s AND p.created_at >= %s AND p.created_at < %s
+          AND (e.merchant_id IS DISTINCT FROM p.merchant_id OR e.currency <> p.currency
+               OR NOT ({_PAYABLE}) OR e.state NOT IN ('locked', 'invoiced', 'paid'))
+        """,  # noqa: S608 (constant SQL fragments; values are parameters)
+        [merchant.pk, start, end],
+    )
+    found += [
+        Discrepancy(
+            "billing.payouts", "PAYOUT_LINE_NOT_OWED", f"Payout {pid} pays line {lid}, not owed to it."
+        )
+        for pid, lid in foreign
+    ]
+    twice = _rows(
+        """
+        SELECT i.ledger_entry_id, count(*) FROM billing_payoutitem i
+        JOIN billing_ledgerentry e ON e.id = i.ledger_entry_id
+        WHERE e.merchant_id = %s AND NOT i.released GROUP BY i.ledger_entry_id HAVING count(*) > 1
+        """,
+        [merchant.pk],
+    )
+    found += [
+        Discrepancy("billing.payouts", "PAID_TWICE", f"Line {lid} is in {n} payouts.") for lid, n in twice
+    ]
+    held = """EXISTS (SELECT 1 FROM billing_payouthold h
+                   WHERE (h.ledger_entry_id = e.id OR h.redemption_id = po.redemption_id)
+                     AND h.created_at < p.created_at
+                     AND (h.released_at IS NULL OR h.released_at > p.created_at))"""
+    paid_held = _rows(
+        f"""
+        SELECT p.id, e.id, po.redemption_id FROM billing_payout p
+        JOIN billing_payoutitem i ON i.payout_id = p.id AND NOT i.released
+        JOIN billing_ledgerentry e ON e.id = i.ledger_entry_id
+        JOIN billing_posting po ON po.id = e.posting_id
+        WHERE p.merchant_id = %s AND p.created_at >= %s AND p.created_at < %s AND {held}
+        """,  # noqa: S608 (constant SQL fragments; values are parameters)
+        [merchant.pk, start, end],
+    )
+    found += [
+        Discrepancy("billing.payouts", "PAID_WHILE_HELD", f"Payout {pid} paid held line {lid}.", None, rid)
+        for pid, lid, rid in paid_held
+    ]
+    # Payouts equal the locked payables less holds: every line the payout's run found eligible
+    # (and that was not held then) is in some standing payout.
+    left_out = _rows(
+        f"""
+        SELECT p.id, e.id, po.redemption_id FROM billing_payout p
+        JOIN billing_payoutrun r ON r.id = p.run_id
+        JOIN billing_ledgerentry e ON e.merchant_id = p.merchant_id AND e.currency = p.currency
+        JOIN billing_posting po ON po.id = e.posting_id
+        LEFT JOIN billing_invoice inv ON inv.id = e.invoice_id
+        WHERE p.merchant_id = %s AND p.created_at >= %s AND p.created_at < %s AND p.status <> 'failed'
+          AND {_PAYABLE} AND e.state IN ('locked', 'invoiced', 'paid')
+          AND e.created_at < p.created_at AND e.locked_at <= p.created_at
+          AND (e.amount > 0 OR (e.locked_at <= r.cutoff AND (NOT r.require_collected
+               OR (e.state = 'paid' AND inv.paid_at <= p.created_at))))
+          AND NOT {held}
+          AND NOT EXISTS (SELECT 1 FROM billing_payoutitem x WHERE x.ledger_entry_id = e.id AND NOT x.released)
+        """,  # noqa: S608 (constant SQL fragments; values are parameters)
+        [merchant.pk, start, end],
+    )
+    found += [
+        Discrepancy(
+            "billing.payouts", "PAYABLE_LEFT_OUT", f"Payout {pid} left out owed line {lid}.", None, rid
+        )
+        for pid, lid, rid in left_out
+    ]
     return found

@@ -59,3 +59,24 @@ def apply_stripe_invoice_events() -> int:
     from . import payments
 
     return payments.apply_stripe_invoice_events()
+
+
+@shared_task(name="billing.tasks.run_scheduled_payouts")
+def run_scheduled_payouts(day: str | None = None) -> dict:
+    """Resume any run a crash left pending; on a payout day, plan and send that day's run once.
+
+    ``day`` (YYYY-MM-DD) is for tests and replays; by default today (UTC). Hourly and safe to
+    run twice: a run is planned once per day key and each payout is sent once.
+    """
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from . import payouts
+
+    resumed = payouts.resume_unfinished_runs()
+    today = dt.date.fromisoformat(day) if day else timezone.now().date()
+    if not payouts.is_payout_day(today):
+        return {"resumed": resumed, "run": None, "payouts": 0}
+    run = payouts.run_payouts(day=today)
+    return {"resumed": resumed, "run": run.key, "payouts": run.payouts.count()}

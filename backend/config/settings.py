@@ -206,6 +206,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "ledger-lock": {"task": "billing.tasks.lock_ledger_entries", "schedule": 60.0},
     "billing-dunning": {"task": "billing.tasks.run_dunning", "schedule": crontab(minute="20")},
     "report-export-requeue": {"task": "attribution.tasks.requeue_stalled_exports", "schedule": 120.0},
+    "payouts": {
+        "task": "billing.tasks.run_scheduled_payouts",
+        # Hourly: resumes a crashed run; plans the day's run once on a payout day.
+        "schedule": crontab(minute="35"),
+    },
     "period-close": {
         "task": "billing.tasks.close_previous_periods",
         # Hourly: each issuer's month ends at its own midnight (billing/closing.py).
@@ -240,6 +245,16 @@ BILLING_OVERDUE_PAUSE_DAYS = env.int("BILLING_OVERDUE_PAUSE_DAYS", default=7)
 DISPUTES_WINDOW_DAYS = env.int("DISPUTES_WINDOW_DAYS", default=60)
 DISPUTES_ATTACHMENT_MAX_BYTES = env.int("DISPUTES_ATTACHMENT_MAX_BYTES", default=5 * 1024 * 1024)
 DISPUTES_ATTACHMENTS_PER_DISPUTE = env.int("DISPUTES_ATTACHMENTS_PER_DISPUTE", default=10)
+# Payouts (billing/payouts.py): a run on the schedule pays, per merchant and currency, the
+# payable lines locked at least NET days before it (and, when required, collected: the
+# issuer's invoice paid), if they sum to at least the minimum (minor units, per currency).
+PAYOUTS_SCHEDULE = env.str("PAYOUTS_SCHEDULE", default="monthly")  # monthly | weekly | daily
+PAYOUTS_DAY_OF_MONTH = env.int("PAYOUTS_DAY_OF_MONTH", default=1)
+PAYOUTS_WEEKDAY = env.int("PAYOUTS_WEEKDAY", default=0)  # 0 = Monday
+PAYOUTS_NET_DAYS = env.int("PAYOUTS_NET_DAYS", default=15)
+PAYOUTS_REQUIRE_COLLECTED = env.bool("PAYOUTS_REQUIRE_COLLECTED", default=True)
+PAYOUTS_MINIMUM_AMOUNT = env.int("PAYOUTS_MINIMUM_AMOUNT", default=1000)
+PAYOUTS_MINIMUM_AMOUNTS = env.dict("PAYOUTS_MINIMUM_AMOUNTS", cast={"value": int}, default={"JPY": 1000})
 
 # --- Network rules -----------------------------------------------------------
 # Key for hashing fan identifiers (phone numbers, open ids): raw values are never stored.
