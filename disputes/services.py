@@ -30,6 +30,7 @@ from attribution.models import AttributionRecord
 from backend.api.errors import ErrorCollector, ServiceError
 from backend.merchants.models import Merchant
 from backend.redemptions.models import Redemption
+from billing import payouts
 from billing import services as billing_services
 from billing.models import LedgerEntry, Posting
 
@@ -79,12 +80,15 @@ def _event(dispute: Dispute, kind: str, actor: Actor, now: dt.datetime, detail: 
 
 
 def _hold(dispute: Dispute) -> None:
-    """Keep the write-off's payable lines out of payout runs while the dispute is open."""
-    # Wired to payouts' hold API when that branch lands (notes/disputes.md).
+    """Keep every payable line of the write-off (the share, a reimbursement, and lines posted
+    later, such as the credit) out of payout runs while the dispute is open."""
+    payouts.hold_lines_for(redemption_id=dispute.redemption_id, reason=f"dispute {dispute.pk} opened")
 
 
 def _release(dispute: Dispute) -> None:
-    """Let a decided dispute's lines (if any are left standing) into payout runs again."""
+    """Let a decided dispute's lines into payout runs again: after an upheld decision the
+    charge's payable credit and the credit's debit net to zero in the next run."""
+    payouts.release_hold(redemption_id=dispute.redemption_id, reason=f"dispute {dispute.pk} {dispute.status}")
 
 
 # --- receipt facts -----------------------------------------------------------------------
