@@ -264,6 +264,18 @@ def test_bad_input_gets_payload_errors_and_writes_nothing(api, operation, world,
     assert DisputeAttachment.objects.count() == 1
 
 
+def test_the_list_reads_a_page_in_a_fixed_number_of_queries(
+    api, operation, world, django_assert_max_num_queries
+):
+    for _ in range(5):
+        open_dispute(api, operation, world["issuer_key"], charged(world["setup"])).ok()
+    with django_assert_max_num_queries(8):
+        listing = api.execute(operation("disputes_list"), {"first": 50}, key=world["issuer_key"]).ok()[
+            "disputes"
+        ]
+    assert listing["totalCount"] == 5
+
+
 def test_tenant_isolation_of_reads(api, operation, world):
     setup = world["setup"]
     dispute = open_dispute(api, operation, world["issuer_key"], charged(setup)).ok()["disputeOpen"]["dispute"]
