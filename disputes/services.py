@@ -119,11 +119,11 @@ def receipt_facts(record: AttributionRecord, redemption: Redemption) -> dict:
     }
 
 
-def _counterparty(record: AttributionRecord, charge: Posting) -> tuple[Merchant, str]:
-    """The partner that wrote the coupon off when there is one, otherwise the publisher."""
-    partner_id = getattr(record, "partner_id", None)
-    if partner_id and partner_id != record.issuer_id:
-        return Merchant.objects.get(pk=partner_id), Dispute.CounterpartyRole.PARTNER
+def _counterparty(record: AttributionRecord, redemption: Redemption, charge: Posting) -> tuple[Merchant, str]:
+    """The partner whose store wrote the coupon off when it is not the issuer's, otherwise the
+    publisher (the Redemption's merchant is the redeeming one)."""
+    if redemption.merchant_id != record.issuer_id:
+        return Merchant.objects.get(pk=redemption.merchant_id), Dispute.CounterpartyRole.PARTNER
     return charge.publisher, Dispute.CounterpartyRole.PUBLISHER
 
 
@@ -182,7 +182,7 @@ def dispute_open(
                 "Inside the void window: void it at the till instead.",
                 "redemption_id",
             )
-        counterparty, role = _counterparty(record, charge)
+        counterparty, role = _counterparty(record, redemption, charge)
         try:
             with transaction.atomic():
                 dispute = Dispute.objects.create(
