@@ -1,6 +1,7 @@
 """Operators' view of billing: read-only. The ledger changes only through services."""
 
 from django.contrib import admin
+from django.utils import timezone
 
 from .models import (
     BillingPeriod,
@@ -8,6 +9,11 @@ from .models import (
     Invoice,
     LedgerAccount,
     LedgerEntry,
+    Payout,
+    PayoutAccount,
+    PayoutHold,
+    PayoutItem,
+    PayoutRun,
     Posting,
     StripeInvoiceEvent,
 )
@@ -106,3 +112,61 @@ class BillingProfileAdmin(ReadOnlyAdmin):
 class StripeInvoiceEventAdmin(ReadOnlyAdmin):
     list_display = ("stripe_event_id", "type", "stripe_invoice_id", "received_at", "applied_at", "outcome")
     list_filter = ("type", "outcome")
+
+
+# --- payouts: read-only; runs go through billing.payouts (run_payouts, the hourly task) ----------
+
+
+@admin.register(PayoutAccount)
+class PayoutAccountAdmin(ReadOnlyAdmin):
+    list_display = ("merchant", "method", "stripe_account_id", "bank_code", "minimum_amount", "updated_at")
+    list_filter = ("method",)
+    exclude = ("bank_account_number",)  # never shown in full, even to operators
+
+
+@admin.register(PayoutRun)
+class PayoutRunAdmin(ReadOnlyAdmin):
+    list_display = ("key", "cutoff", "require_collected", "planned_at", "finished_at")
+
+
+class PayoutItemInline(admin.TabularInline):
+    model = PayoutItem
+    fields = ("ledger_entry", "amount", "released")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.action(description="Mark the selected bank transfers paid (the bank executed the batch)")
+def confirm_bank_payouts(modeladmin, request, queryset):
+    done = queryset.filter(method=PayoutAccount.Method.BANK_TRANSFER, status=Payout.Status.SUBMITTED).update(
+        status=Payout.Status.PAID, paid_at=timezone.now()
+    )
+    modeladmin.message_user(request, f"{done} bank payouts marked paid.")
+
+
+@admin.register(Payout)
+class PayoutAdmin(ReadOnlyAdmin):
+    list_display = (
+        "key",
+        "merchant",
+        "currency",
+        "amount",
+        "method",
+        "status",
+        "stripe_transfer_id",
+        "paid_at",
+    )
+    list_filter = ("status", "method", "currency")
+    search_fields = ("key", "stripe_transfer_id")
+    inlines = [PayoutItemInline]
+    actions = [confirm_bank_payouts]
+
+
+@admin.register(PayoutHold)
+class PayoutHoldAdmin(ReadOnlyAdmin):
+    list_display = ("id", "redemption", "ledger_entry", "reason", "created_at", "released_at")
+    list_filter = ("released_at",)

@@ -45,8 +45,23 @@ class PayoutReceipt:
     settled: bool  # True: the money moved (paid); False: submitted, finance confirms later
 
 
+@dataclass(frozen=True)
+class TransferView:
+    """What Stripe says about one transfer: compared with our payout by reconcile."""
+
+    id: str
+    amount: int
+    currency: str  # upper case, as ours
+    destination: str
+    amount_reversed: int
+
+
 class PayoutRefused(Exception):
     """The gateway refused the payout for good (e.g. a connected account that cannot receive)."""
+
+
+class PayoutGatewayUnavailable(Exception):
+    """The gateway could not answer now (network, rate limit, its outage): retry later."""
 
 
 class PayoutGateway(Protocol):
@@ -98,11 +113,23 @@ class StripeConnectGateway:
         )
         return transfer.id
 
+    def retrieve_transfer(self, *, transfer_id: str) -> TransferView:
+        transfer = self.client.v1.transfers.retrieve(transfer_id)
+        return TransferView(
+            id=transfer.id,
+            amount=int(transfer.amount),
+            currency=str(transfer.currency).upper(),
+            destination=str(transfer.destination or ""),
+            amount_reversed=int(getattr(transfer, "amount_reversed", 0) or 0),
+        )
+
     def submit(self, order: PayoutOrder) -> PayoutReceipt:
         try:
             transfer_id = self.find_transfer(key=order.key) or self.create_transfer(order)
         except (stripe.InvalidRequestError, stripe.PermissionError) as exc:
             raise PayoutRefused(str(exc.user_message or exc)[:300]) from exc
+        except stripe.StripeError as exc:
+            raise PayoutGatewayUnavailable(str(exc)[:300]) from exc
         return PayoutReceipt(reference=transfer_id, settled=True)
 
 

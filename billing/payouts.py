@@ -34,29 +34,34 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q
 from django.utils import timezone
 
-from backend.api.errors import CommonErrorCode, ErrorCollector
+from backend.api.errors import CommonErrorCode, ErrorCollector, ServiceError
 from backend.merchants.models import Merchant
 
-from .errors import PayoutErrorCode
-from .models import LedgerAccount, LedgerEntry, Payout, PayoutAccount, PayoutHold, PayoutItem, PayoutRun
+from .errors import BillingErrorCode
+from .models import LedgerEntry, Payout, PayoutAccount, PayoutHold, PayoutItem, PayoutRun
 from .payout_gateways import (
     PayoutGateway,
+    PayoutGatewayUnavailable,
     PayoutOrder,
     PayoutRefused,
     bank_batch_csv,
     gateway_for,
+)
+from .selectors import (  # noqa: F401 (re-exported: the lines a run pays, for callers and tests)
+    PAYABLE_KINDS,
+    SETTLED_STATES,
+    eligible_lines,
+    open_hold_exists,
+    unpaid_payable_lines,
 )
 
 logger = logging.getLogger(__name__)
 State = LedgerEntry.State
 Method = PayoutAccount.Method
 
-# Every account a merchant is paid from: new ``*_payable`` kinds join without a change here.
-PAYABLE_KINDS: tuple[str, ...] = tuple(k for k in LedgerAccount.Kind.values if k.endswith("_payable"))
-SETTLED_STATES = (State.LOCKED, State.INVOICED, State.PAID)
 HOLD_REASON_MAX = 200
 
 _ADVISORY_NAMESPACE = 0x5041594F  # "PAYO"
@@ -147,41 +152,6 @@ def release_hold(
         )
 
 
-def open_hold_exists() -> Q:
-    """Lines under an open hold (on the line, or on its posting's write-off)."""
-    open_holds = PayoutHold.objects.filter(released_at__isnull=True)
-    return Q(Exists(open_holds.filter(ledger_entry_id=OuterRef("pk")))) | Q(
-        Exists(open_holds.filter(redemption_id=OuterRef("posting__redemption_id")))
-    )
-
-
-# --- which lines are owed ------------------------------------------------------------------
-
-
-def unpaid_payable_lines(*, merchant_id: int | None = None) -> QuerySet[LedgerEntry]:
-    """Settled payable lines not in a standing payout (held ones included)."""
-    qs = LedgerEntry.objects.filter(
-        account_kind__in=PAYABLE_KINDS, state__in=SETTLED_STATES, merchant__isnull=False
-    ).exclude(Exists(PayoutItem.objects.filter(ledger_entry_id=OuterRef("pk"), released=False)))
-    if merchant_id is not None:
-        qs = qs.filter(merchant_id=merchant_id)
-    return qs
-
-
-def eligible_lines(
-    *, cutoff: dt.datetime, collected_only: bool, merchant_id: int | None = None
-) -> QuerySet[LedgerEntry]:
-    """The lines a run with this cutoff pays now (see the module doc)."""
-    earned = Q(amount__lt=0, locked_at__lte=cutoff)
-    if collected_only:
-        earned &= Q(state=State.PAID)
-    return (
-        unpaid_payable_lines(merchant_id=merchant_id)
-        .exclude(open_hold_exists())
-        .filter(earned | Q(amount__gt=0))
-    )
-
-
 # --- plan ----------------------------------------------------------------------------------
 
 
@@ -206,6 +176,7 @@ def plan_run(
     cutoff: dt.datetime,
     collected_only: bool,
     merchant_id: int | None = None,
+    currency: str | None = None,
     now: dt.datetime | None = None,
 ) -> PayoutRun:
     """The run of ``key`` with its payouts, planned once (a re-run returns it unchanged).
@@ -220,11 +191,12 @@ def plan_run(
         )
         if run.planned_at is not None:
             return run
-        rows = list(
-            eligible_lines(
-                cutoff=run.cutoff, collected_only=run.require_collected, merchant_id=merchant_id
-            ).values_list("pk", "merchant_id", "currency", "amount")
+        lines = eligible_lines(
+            cutoff=run.cutoff, collected_only=run.require_collected, merchant_id=merchant_id
         )
+        if currency:
+            lines = lines.filter(currency=currency)
+        rows = list(lines.values_list("pk", "merchant_id", "currency", "amount"))
         groups: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
         for pk, merchant, currency, amount in rows:
             groups[(merchant, currency)].append((pk, amount))
@@ -316,7 +288,12 @@ def send_payout(*, payout: Payout, gateways: GatewayFactory = gateway_for) -> Pa
 def send_run(*, run: PayoutRun, gateways: GatewayFactory = gateway_for) -> PayoutRun:
     """Send the run's pending payouts; the run is finished once none is pending."""
     for payout in run.payouts.filter(status=Payout.Status.PENDING).select_related("run").order_by("id"):
-        send_payout(payout=payout, gateways=gateways)
+        try:
+            send_payout(payout=payout, gateways=gateways)
+        except PayoutGatewayUnavailable as exc:  # stays pending: the hourly task resumes it
+            logger.warning(
+                "billing.payout_gateway_unavailable", extra={"payout_id": payout.pk, "error": str(exc)}
+            )
     if not run.payouts.filter(status=Payout.Status.PENDING).exists() and run.finished_at is None:
         run.finished_at = timezone.now()
         run.save(update_fields=["finished_at"])
@@ -417,7 +394,7 @@ def payout_account_set(
         rest = stripe_account_id.removeprefix("acct_")
         if not stripe_account_id.startswith("acct_") or not rest or len(rest) > 50 or set(rest) - _ALNUM:
             errors.add(
-                "stripe_account_id", PayoutErrorCode.BAD_ACCOUNT, "A Stripe connected account id, acct_..."
+                "stripe_account_id", BillingErrorCode.BAD_ACCOUNT, "A Stripe connected account id, acct_..."
             )
         bank_account_holder = bank_account_number = bank_code = ""
     elif method == Method.BANK_TRANSFER:
@@ -425,13 +402,13 @@ def payout_account_set(
         if not 4 <= len(bank_account_number) <= 34 or set(bank_account_number) - _ALNUM:
             errors.add(
                 "bank_account_number",
-                PayoutErrorCode.BAD_ACCOUNT,
+                BillingErrorCode.BAD_ACCOUNT,
                 "An IBAN or account number: 4-34 letters or digits.",
             )
         if not 4 <= len(bank_code) <= 11 or set(bank_code) - _ALNUM:
             errors.add(
                 "bank_code",
-                PayoutErrorCode.BAD_ACCOUNT,
+                BillingErrorCode.BAD_ACCOUNT,
                 "A BIC/SWIFT or routing code: 4-11 letters or digits.",
             )
         stripe_account_id = ""
@@ -442,7 +419,7 @@ def payout_account_set(
         if minimum_amount < floor:
             errors.add(
                 "minimum_amount",
-                PayoutErrorCode.BELOW_MINIMUM,
+                BillingErrorCode.BELOW_MINIMUM,
                 f"A payout minimum below the network's ({floor} minor units) is not allowed.",
             )
     errors.raise_if_any()
@@ -458,3 +435,69 @@ def payout_account_set(
         },
     )
     return account
+
+
+# --- a payout on request --------------------------------------------------------------------
+
+REQUEST_KEY_MAX = 64
+
+
+def request_payout(*, merchant: Merchant, currency: str, idempotency_key: str) -> Payout:
+    """Pay the merchant's due balance in ``currency`` now, outside the schedule (same rules:
+    NET-n, collection, holds, the minimum). Idempotent: the same key answers the same payout.
+
+    The payout is planned here and sent by a Celery task after commit (the hourly task
+    resumes it if that task is lost). Below the minimum, or nothing due: BELOW_MINIMUM, and
+    nothing is written."""
+    currency = (currency or "").strip().upper()
+    idempotency_key = (idempotency_key or "").strip()
+    errors = ErrorCollector()
+    if len(currency) != 3 or not currency.isalpha() or not currency.isascii():
+        errors.add("currency", CommonErrorCode.INVALID, "An ISO 4217 currency code, e.g. CNY.")
+    if (
+        not idempotency_key
+        or len(idempotency_key) > REQUEST_KEY_MAX
+        or set(idempotency_key) - _ALNUM - set("-_")
+    ):
+        errors.add("idempotency_key", CommonErrorCode.INVALID, "1-64 letters, digits, - or _.")
+    errors.raise_if_any()
+    account = PayoutAccount.objects.filter(merchant=merchant).first()
+    if account is None:
+        raise ServiceError.single(BillingErrorCode.NO_PAYOUT_ACCOUNT, "Set a payout account first.", None)
+    key = f"req-{merchant.pk}-{idempotency_key}"
+    with transaction.atomic():
+        run = plan_run(
+            key=key,
+            cutoff=cutoff_for(timezone.now().date()),
+            collected_only=require_collected(),
+            merchant_id=merchant.pk,
+            currency=currency,
+        )
+        payout = run.payouts.filter(merchant=merchant, currency=currency).first()
+        if payout is None:
+            due = -sum(
+                eligible_lines(
+                    cutoff=run.cutoff, collected_only=run.require_collected, merchant_id=merchant.pk
+                )
+                .filter(currency=currency)
+                .values_list("amount", flat=True)
+            )
+            raise ServiceError.single(
+                BillingErrorCode.BELOW_MINIMUM,
+                f"{due} {currency} is due; a payout is made from {minimum_for(account, currency)} up.",
+                "currency",
+            )
+        if payout.status == Payout.Status.PENDING:
+            transaction.on_commit(lambda: _enqueue_send(run.pk))
+    return payout
+
+
+def _enqueue_send(run_id: int) -> None:
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from . import tasks
+
+    try:
+        tasks.send_payout_run.delay(run_id)
+    except BrokerError:  # the hourly task resumes the run
+        logger.warning("billing.payout_enqueue_failed", extra={"run_id": run_id})

@@ -12,6 +12,8 @@
 - ``billing.payouts``: every payout of the merchant equals its lines, to the cent; each line
   is the merchant's own settled payable line, paid once, never while held; and nothing the
   payout should have paid was left out: payouts equal the locked payables less holds.
+- ``billing.payout_transfers``: every Stripe Connect payout's transfer, at Stripe, has our
+  amount, currency and destination, and was not reversed.
 """
 
 from __future__ import annotations
@@ -312,6 +314,46 @@ def check_payouts(*, merchant: Merchant, start: dt.datetime, end: dt.datetime) -
         )
         for pid, lid, rid in left_out
     ]
+    return found
+
+
+@register_check("billing.payout_transfers")
+def check_payout_transfers(*, merchant: Merchant, start: dt.datetime, end: dt.datetime) -> list[Discrepancy]:
+    """Asks Stripe about each transfer of the merchant's payouts created in [start, end)."""
+    import stripe
+
+    from .models import Payout
+    from .payout_gateways import StripeConnectGateway
+
+    paid = list(
+        Payout.objects.filter(merchant=merchant, created_at__gte=start, created_at__lt=end).exclude(
+            stripe_transfer_id=""
+        )
+    )
+    if not paid:
+        return []
+    gateway = StripeConnectGateway.from_settings()
+    found = []
+    for payout in paid:
+        try:
+            view = gateway.retrieve_transfer(transfer_id=payout.stripe_transfer_id)
+        except stripe.StripeError as exc:
+            found.append(
+                Discrepancy(
+                    "billing.payout_transfers", "STRIPE_UNAVAILABLE", f"Payout {payout.pk}: {exc}"[:300]
+                )
+            )
+            continue
+        ours = (payout.amount, payout.currency, payout.destination, 0)
+        theirs = (view.amount, view.currency, view.destination, view.amount_reversed)
+        if ours != theirs:
+            found.append(
+                Discrepancy(
+                    "billing.payout_transfers",
+                    "TRANSFER_DIFFERS",
+                    f"Payout {payout.pk} is {ours[:3]} here; transfer {view.id} is {theirs} at Stripe.",
+                )
+            )
     return found
 
 

@@ -19,6 +19,7 @@ from backend.api.types import CountableConnection, MerchantScopedType
 from . import selectors
 from .errors import BillingErrorCode
 from .models import Invoice, InvoiceEvent, LedgerAccount, LedgerEntry, Posting
+from .payout_schema import PayoutMutation, PayoutQuery
 
 ROLES = (FINANCE,)
 
@@ -279,7 +280,7 @@ class NettingStatementType(graphene.ObjectType):
     campaigns = graphene.List(graphene.NonNull(NettingCampaignType), required=True)
 
 
-class Query(graphene.ObjectType):
+class Query(PayoutQuery, graphene.ObjectType):
     ledger_lines = DjangoConnectionField(
         LedgerLineType,
         period=graphene.String(description="YYYY-MM"),
@@ -431,5 +432,5 @@ class Query(graphene.ObjectType):
         )
 
 
-class Mutation(graphene.ObjectType):
+class Mutation(PayoutMutation, graphene.ObjectType):
     pass

@@ -9,12 +9,22 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 
 from backend.campaigns.models import Campaign
 from backend.merchants.models import Merchant
 
-from .models import BillingPeriod, Invoice, LedgerAccount, LedgerEntry, PayoutHold, PayoutItem, Posting
+from .models import (
+    BillingPeriod,
+    Invoice,
+    LedgerAccount,
+    LedgerEntry,
+    Payout,
+    PayoutAccount,
+    PayoutHold,
+    PayoutItem,
+    Posting,
+)
 
 State = LedgerEntry.State
 
@@ -219,6 +229,143 @@ def publisher_statement_for(*, merchant: Merchant, period_start: dt.date) -> Sta
         final=not (involved - closed),
         issuers_open=len(involved - closed),
     )
+
+
+# --- payouts (billing/payouts.py) --------------------------------------------------------------
+
+# Every account a merchant is paid from: a new ``*_payable`` kind joins without a change here.
+PAYABLE_KINDS: tuple[str, ...] = tuple(k for k in LedgerAccount.Kind.values if k.endswith("_payable"))
+SETTLED_STATES = (State.LOCKED, State.INVOICED, State.PAID)
+
+
+def open_hold_exists() -> Q:
+    """Lines under an open payout hold (on the line, or on its posting's write-off)."""
+    open_holds = PayoutHold.objects.filter(released_at__isnull=True)
+    return Q(Exists(open_holds.filter(ledger_entry_id=OuterRef("pk")))) | Q(
+        Exists(open_holds.filter(redemption_id=OuterRef("posting__redemption_id")))
+    )
+
+
+def unpaid_payable_lines(*, merchant_id: int | None = None) -> QuerySet[LedgerEntry]:
+    """Settled (locked, invoiced or paid) payable lines not in a standing payout, held ones too."""
+    qs = LedgerEntry.objects.filter(
+        account_kind__in=PAYABLE_KINDS, state__in=SETTLED_STATES, merchant__isnull=False
+    ).exclude(Exists(PayoutItem.objects.filter(ledger_entry_id=OuterRef("pk"), released=False)))
+    if merchant_id is not None:
+        qs = qs.filter(merchant_id=merchant_id)
+    return qs
+
+
+def eligible_lines(
+    *, cutoff: dt.datetime, collected_only: bool, merchant_id: int | None = None
+) -> QuerySet[LedgerEntry]:
+    """The lines a payout run with this cutoff pays now: earnings (< 0) locked at or before the
+    cutoff (and collected, when asked), every take-back (> 0) at once; never a held line."""
+    earned = Q(amount__lt=0, locked_at__lte=cutoff)
+    if collected_only:
+        earned &= Q(state=State.PAID)
+    return (
+        unpaid_payable_lines(merchant_id=merchant_id)
+        .exclude(open_hold_exists())
+        .filter(earned | Q(amount__gt=0))
+    )
+
+
+def payouts_for(
+    *, merchant: Merchant, status: str | None = None, currency: str | None = None, with_lines: bool = False
+) -> QuerySet[Payout]:
+    qs = Payout.objects.filter(merchant=merchant).select_related("run")
+    if with_lines:  # the lines of every payout of the page in one query
+        qs = qs.prefetch_related(
+            Prefetch("items", queryset=payout_lines_for(merchant=merchant), to_attr="lines")
+        )
+    if status:
+        qs = qs.filter(status=status)
+    if currency:
+        qs = qs.filter(currency=currency.upper())
+    return qs.order_by("-created_at", "-id")
+
+
+def payout_for(*, merchant: Merchant, payout_id: int) -> Payout | None:
+    return payouts_for(merchant=merchant).filter(pk=payout_id).first()
+
+
+def payout_lines_for(*, merchant: Merchant, payout: Payout | None = None) -> QuerySet[PayoutItem]:
+    """The lines a payout pays (standing claims), of the merchant's payouts only."""
+    qs = PayoutItem.objects.filter(payout__merchant=merchant, released=False)
+    if payout is not None:
+        qs = qs.filter(payout=payout)
+    return qs.select_related("ledger_entry", "ledger_entry__posting").order_by("id")
+
+
+def payout_account_for(*, merchant: Merchant) -> PayoutAccount | None:
+    return PayoutAccount.objects.filter(merchant=merchant).first()
+
+
+@dataclass(frozen=True)
+class PayableBalance:
+    """What a merchant is owed in one currency, minor units (> 0: owed to it)."""
+
+    currency: str
+    pending: int  # earned inside void windows: not yet payable
+    held: int  # settled, unpaid, under a hold
+    waiting: int  # settled, unpaid, not held, not yet due (NET-n, or not yet collected)
+    due: int  # what a run now would pay (before the minimum): may be negative
+    in_flight: int  # planned or submitted payouts
+    paid_out: int  # paid payouts
+
+    @property
+    def balance(self) -> int:
+        """Everything settled and not paid out (held and waiting included)."""
+        return self.held + self.waiting + self.due
+
+
+def payable_balances_for(
+    *, merchant: Merchant, cutoff: dt.datetime, collected_only: bool
+) -> list[PayableBalance]:
+    lines = LedgerEntry.objects.filter(merchant=merchant, account_kind__in=PAYABLE_KINDS)
+    pending = dict(
+        lines.filter(state=State.PENDING)
+        .values("currency")
+        .annotate(s=Sum("amount"))
+        .values_list("currency", "s")
+    )
+    unpaid = unpaid_payable_lines(merchant_id=merchant.pk)
+    held = dict(
+        unpaid.filter(open_hold_exists())
+        .values("currency")
+        .annotate(s=Sum("amount"))
+        .values_list("currency", "s")
+    )
+    due_qs = eligible_lines(cutoff=cutoff, collected_only=collected_only, merchant_id=merchant.pk)
+    due = dict(due_qs.values("currency").annotate(s=Sum("amount")).values_list("currency", "s"))
+    total = dict(unpaid.values("currency").annotate(s=Sum("amount")).values_list("currency", "s"))
+    payouts = Payout.objects.filter(merchant=merchant).exclude(status=Payout.Status.FAILED)
+    in_flight = dict(
+        payouts.exclude(status=Payout.Status.PAID)
+        .values("currency")
+        .annotate(s=Sum("amount"))
+        .values_list("currency", "s")
+    )
+    paid = dict(
+        payouts.filter(status=Payout.Status.PAID)
+        .values("currency")
+        .annotate(s=Sum("amount"))
+        .values_list("currency", "s")
+    )
+    currencies = sorted(set(pending) | set(total) | set(in_flight) | set(paid))
+    return [
+        PayableBalance(
+            currency=c,
+            pending=-(pending.get(c) or 0),
+            held=-(held.get(c) or 0),
+            waiting=-((total.get(c) or 0) - (held.get(c) or 0) - (due.get(c) or 0)),
+            due=-(due.get(c) or 0),
+            in_flight=in_flight.get(c) or 0,
+            paid_out=paid.get(c) or 0,
+        )
+        for c in currencies
+    ]
 
 
 # --- the netting statement -------------------------------------------------------------------

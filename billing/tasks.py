@@ -80,3 +80,16 @@ def run_scheduled_payouts(day: str | None = None) -> dict:
         return {"resumed": resumed, "run": None, "payouts": 0}
     run = payouts.run_payouts(day=today)
     return {"resumed": resumed, "run": run.key, "payouts": run.payouts.count()}
+
+
+@shared_task(name="billing.tasks.send_payout_run")
+def send_payout_run(run_id: int) -> int:
+    """Send a run's pending payouts (a payout requested through the API); safe to run twice."""
+    from . import payouts
+    from .models import PayoutRun
+
+    run = PayoutRun.objects.filter(pk=run_id).first()
+    if run is None:
+        return 0
+    payouts.send_run(run=run)
+    return run.payouts.count()

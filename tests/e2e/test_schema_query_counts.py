@@ -25,7 +25,7 @@ from backend.config.schema import schema
 from backend.coupons.models import IssuanceJob
 from backend.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
 from billing import services as billing_services
-from billing.models import BillingPeriod, Invoice
+from billing.models import BillingPeriod, Invoice, LedgerEntry, Payout, PayoutItem, PayoutRun
 from tests.factories import (
     CouponFactory,
     FanPoolFactory,
@@ -147,6 +147,31 @@ def world():
     redemptions = [write_off(setup) for _ in range(ROWS + 2)]
     attribution_services.record_for_redemptions(redemption_ids=[r.pk for r in redemptions])
     billing_services.charge_redemptions(redemption_ids=[r.pk for r in redemptions])
+    # payouts to the merchant, each paying one ledger line (the walk reads, it does not reconcile)
+    runs = PayoutRun.objects.bulk_create(
+        PayoutRun(
+            key=f"walk-{me.pk}-{i}", cutoff=dt.datetime(2026, 1, 1, tzinfo=dt.UTC), require_collected=False
+        )
+        for i in range(ROWS + 2)
+    )
+    payouts = Payout.objects.bulk_create(
+        Payout(
+            run=run,
+            merchant=me,
+            currency="CNY",
+            amount=60,
+            line_count=1,
+            method="stripe_connect",
+            destination="acct_1Walk",
+            key=f"walk-po-{run.key}",
+        )
+        for run in runs
+    )
+    lines = LedgerEntry.objects.filter(merchant=me).order_by("id")[: ROWS + 2]
+    PayoutItem.objects.bulk_create(
+        PayoutItem(payout=payout, ledger_entry=line, amount=line.amount)
+        for payout, line in zip(payouts, lines, strict=True)
+    )
     month = dt.date(2010, 1, 1)
     for i in range(ROWS + 2):
         start = dt.date(month.year + (month.month - 1 + i) // 12, (month.month - 1 + i) % 12 + 1, 1)

@@ -60,7 +60,7 @@ def reconciled(merchant):
     result = reconcile(
         merchant=merchant, start=dt.datetime(2026, 1, 1, tzinfo=UTC), end=dt.datetime(2028, 1, 1, tzinfo=UTC)
     )
-    return [d for d in result.discrepancies if d.check == "billing.payouts"]
+    return [d for d in result.discrepancies if d.check in ("billing.payouts", "billing.payout_transfers")]
 
 
 def test_a_run_pays_each_publisher_exactly_its_locked_balance_once(stripe_transfers):
@@ -295,11 +295,25 @@ def test_reconcile_reports_a_payout_that_differs_from_its_lines(stripe_transfers
     connect(setup.publisher, "acct_1Tamper", stripe_transfers)
     payout = payouts.run_payouts(day=RUN_DAY, collected_only=False).payouts.get()
     Payout.objects.filter(pk=payout.pk).update(amount=payout.amount + 1)
-    assert [d.kind for d in reconciled(setup.publisher)] == ["PAYOUT_TOTAL_MISMATCH"]
+    assert sorted(d.kind for d in reconciled(setup.publisher)) == [
+        "PAYOUT_TOTAL_MISMATCH",
+        "TRANSFER_DIFFERS",
+    ]
     Payout.objects.filter(pk=payout.pk).update(amount=payout.amount)
     PayoutItem.objects.filter(payout=payout).first().delete()
     kinds = sorted(d.kind for d in reconciled(setup.publisher))
     assert kinds == ["PAYABLE_LEFT_OUT", "PAYOUT_TOTAL_MISMATCH"]
+
+
+def test_reconcile_reports_a_transfer_stripe_sees_differently(stripe_transfers):
+    setup = billing_setup(fee=200, share_bps=5000)
+    earn(setup, (1, 2))
+    connect(setup.publisher, "acct_1Differs", stripe_transfers)
+    payouts.run_payouts(day=RUN_DAY, collected_only=False)
+    assert reconciled(setup.publisher) == []
+    stripe_transfers.transfers[0]["amount_reversed"] = 50  # reversed in Stripe's dashboard
+    [found] = reconciled(setup.publisher)
+    assert (found.check, found.kind) == ("billing.payout_transfers", "TRANSFER_DIFFERS")
 
 
 def test_only_payable_lines_of_the_payee_are_paid(stripe_transfers):
@@ -310,3 +324,117 @@ def test_only_payable_lines_of_the_payee_are_paid(stripe_transfers):
     connect(setup.publisher, "acct_1Pub", stripe_transfers)
     run = payouts.run_payouts(day=RUN_DAY, collected_only=False)
     assert [p.merchant_id for p in run.payouts.all()] == [setup.publisher.pk]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_scheduled_task_pays_on_a_real_worker_and_a_second_delivery_pays_nothing(
+    stripe_transfers, monkeypatch
+):
+    """The beat's task, delivered twice at once to a real Celery worker process (concurrency 2)
+    that talks to the transfers endpoint: one transfer per payee, equal to its locked balance."""
+    import uuid
+
+    from django.db import connection
+
+    from billing import tasks
+    from tests.conftest import _start_worker, _stop_worker, wait_for
+    from tests.stripe_transfers import API_KEY
+
+    setups = [billing_setup(fee=200, share_bps=5000), billing_setup(fee=300, share_bps=5000)]
+    for i, setup in enumerate(setups):
+        earn(setup, (1, 2, 3))
+        connect(setup.publisher, f"acct_1Worker{i}", stripe_transfers)
+    for name, value in {
+        "STRIPE_API_HOST": stripe_transfers.url,
+        "STRIPE_TEST_SECRET_KEY": API_KEY,
+        "PAYOUTS_SCHEDULE": "monthly",
+        "PAYOUTS_DAY_OF_MONTH": "15",
+        "PAYOUTS_NET_DAYS": "15",
+        "PAYOUTS_REQUIRE_COLLECTED": "0",
+        "PAYOUTS_MINIMUM_AMOUNT": "100",
+    }.items():
+        monkeypatch.setenv(name, value)
+    queue = f"payouts-{uuid.uuid4().hex[:8]}"
+    worker = _start_worker(queue, connection.settings_dict["NAME"], concurrency=2)
+    try:
+        for _ in range(2):  # a redelivery (or a second beat) at the same time
+            tasks.run_scheduled_payouts.apply_async(args=["2026-11-15"], queue=queue)
+        wait_for(lambda: PayoutRun.objects.filter(key="2026-11-15", finished_at__isnull=False).exists(), 60)
+    finally:
+        _stop_worker(worker)
+    assert Payout.objects.count() == 2
+    for i, setup in enumerate(setups):
+        [transfer] = stripe_transfers.to(f"acct_1Worker{i}")
+        assert transfer["amount"] == payable(setup.publisher) == (300, 450)[i]
+        assert Payout.objects.get(merchant=setup.publisher).stripe_transfer_id == transfer["id"]
+        assert reconciled(setup.publisher) == []
+
+
+def test_an_upheld_dispute_on_a_held_line_nets_to_nothing_once_released(stripe_transfers):
+    """The disputes flow: hold on open; the upheld dispute's credit (posted while held) is held
+    too; released on decision, the charge's share and its credit net to zero."""
+    setup = billing_setup(fee=200, share_bps=5000)
+    disputed, kept = earn(setup, (1, 2))
+    connect(setup.publisher, "acct_1Dispute", stripe_transfers)
+    payouts.hold_lines_for(redemption_id=disputed.pk, reason="dispute 1 opened")
+    services.dispute_charge(
+        redemption_id=disputed.pk, reason="never redeemed", now=dt.datetime(2026, 10, 25, tzinfo=UTC)
+    )
+    first = payouts.run_payouts(day=RUN_DAY, collected_only=False).payouts.get()
+    assert (first.amount, first.line_count) == (100, 1)  # neither the charge's share nor its credit
+    payouts.release_hold(redemption_id=disputed.pk, reason="dispute 1 upheld")
+    second = payouts.run_payouts(day=NEXT_DAY, collected_only=False)
+    assert second.payouts.count() == 0  # +100 and -100: nothing due
+    assert payouts.unpaid_payable_lines(merchant_id=setup.publisher.pk).count() == 2
+    assert sum(t["amount"] for t in stripe_transfers.to("acct_1Dispute")) == 100 == payable(setup.publisher)
+    assert reconciled(setup.publisher) == []
+
+
+def test_a_hold_on_single_lines_and_the_command_writes_the_bank_file(stripe_transfers, tmp_path):
+    setup = billing_setup(fee=200, share_bps=5000)
+    first, second = earn(setup, (1, 2))
+    payouts.payout_account_set(
+        merchant=setup.publisher,
+        method="bank_transfer",
+        bank_account_holder="Mochi Cartoon",
+        bank_account_number="GB33BUKB20201555555555",
+        bank_code="BUKBGB22",
+    )
+    line = LedgerEntry.objects.get(posting__redemption=first, account_kind="publisher_payable")
+    payouts.hold_lines_for(ledger_entry_ids=[line.pk], reason="checking a receipt")
+    out = tmp_path / "batch.csv"
+    call_command("run_payouts", day=RUN_DAY.isoformat(), collected_only="no", bank_file=str(out))
+    rows = list(csv.DictReader(out.open()))
+    assert [(r["amount_minor"], r["account_number"], r["currency"]) for r in rows] == [
+        ("100", "GB33BUKB20201555555555", "CNY")
+    ]
+    call_command("run_payouts", confirm_bank=RUN_DAY.isoformat())
+    assert Payout.objects.get().status == "paid"
+    assert payouts.release_hold(ledger_entry_ids=[line.pk]) == 1
+    call_command("run_payouts", day=NEXT_DAY.isoformat(), collected_only="no")
+    assert sorted(Payout.objects.values_list("amount", "status")) == [(100, "paid"), (100, "submitted")]
+    assert reconciled(setup.publisher) == []
+
+
+def test_a_gateway_outage_leaves_the_payout_pending_and_the_others_go(stripe_transfers, monkeypatch):
+    import stripe
+
+    setups = [billing_setup(fee=200, share_bps=5000) for _ in range(2)]
+    for i, setup in enumerate(setups):
+        earn(setup, (1, 2))
+        connect(setup.publisher, f"acct_1Outage{i}", stripe_transfers)
+    real = StripeConnectGateway.create_transfer
+
+    def flaky(self, order):
+        if order.destination == "acct_1Outage0":
+            raise stripe.APIConnectionError("connection reset")
+        return real(self, order)
+
+    monkeypatch.setattr(StripeConnectGateway, "create_transfer", flaky)
+    run = payouts.run_payouts(day=RUN_DAY, collected_only=False)
+    assert run.finished_at is None
+    assert sorted(run.payouts.values_list("status", flat=True)) == ["paid", "pending"]
+    monkeypatch.undo()
+    assert payouts.resume_unfinished_runs() == 1
+    assert [len(stripe_transfers.to(f"acct_1Outage{i}")) for i in range(2)] == [1, 1]
