@@ -89,10 +89,15 @@ def bank_account(merchant):
 
 
 def deliver_outbox() -> None:
-    """What the worker does: run every pending event's handlers (attribution, billing, ...)."""
-    pending = list(OutboxEvent.objects.filter(dispatched_at__isnull=True).values_list("pk", flat=True))
-    if pending:
-        process_events(pending)
+    """What the worker does: run every pending event's handlers (attribution, billing, ...),
+    and those of the events they emit, until none is left."""
+    while pending := list(
+        OutboxEvent.objects.filter(dispatched_at__isnull=True, dead_at__isnull=True).values_list(
+            "pk", flat=True
+        )
+    ):
+        outcome = process_events(pending)
+        assert all(outcome.values()), outcome
 
 
 @pytest.mark.timeout(600)
