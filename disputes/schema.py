@@ -13,6 +13,7 @@ import graphene
 from django.db.models import Q
 from django.urls import reverse
 from graphene import relay
+from graphene_django.fields import DjangoConnectionField
 
 from backend.api import ids
 from backend.api.errors import ServiceError
@@ -207,8 +208,8 @@ class DisputeType(ModelType):
 
 
 class Query(graphene.ObjectType):
-    disputes = relay.ConnectionField(
-        DisputeType._meta.connection,
+    disputes = DjangoConnectionField(
+        DisputeType,
         status=DisputeStatus(),
         as_operator=graphene.Boolean(
             description="The network operator only: every dispute of the network, not only its own."
