@@ -18,7 +18,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 from graphql import GraphQLNonNull, get_named_type, is_leaf_type, is_object_type
 
-from attribution import services as attribution_services
+from attribution import recording as attribution_recording
 from backend.api import ids
 from backend.audience.models import FanImport
 from backend.config.schema import schema
@@ -29,6 +29,7 @@ from billing.models import BillingPeriod, Invoice, LedgerEntry, Payout, PayoutIt
 from disputes import services as disputes_services
 from disputes.models import Dispute, DisputeAttachment, DisputeEvent
 from tests.factories import (
+    CampaignPartnerFactory,
     CouponFactory,
     FanPoolFactory,
     MerchantFactory,
@@ -123,6 +124,11 @@ def world():
     for campaign in campaigns:
         campaign.accepted_stores.set(stores[:3])
         PlacementFactory(campaign=campaign)
+    # as a partner of other issuers' campaigns (at chosen stores), and partners of its own
+    for campaign in campaigns:
+        CampaignPartnerFactory(campaign=campaign, partner=MerchantFactory())
+    for _ in range(ROWS + 2):
+        CampaignPartnerFactory(campaign=active_campaign(), partner=me, all_stores=False).stores.set(stores[:2])
     # as a publisher: pools, one with members, a placement into it with codes and jobs
     pools = [FanPoolFactory(merchant=me) for _ in range(ROWS + 2)]
     big_pool = pool_with_fans(ROWS + 2, merchant=me)
@@ -147,7 +153,7 @@ def world():
         me, stores[0], make_terminal(stores[0])[0], campaigns[0], campaigns[0].placements.first()
     )
     redemptions = [write_off(setup) for _ in range(ROWS + 2)]
-    attribution_services.record_for_redemptions(redemption_ids=[r.pk for r in redemptions])
+    attribution_recording.record_for_redemptions(redemption_ids=[r.pk for r in redemptions])
     billing_services.charge_redemptions(redemption_ids=[r.pk for r in redemptions])
     # a dispute on each write-off, with a step and a file (rows as the disputes services leave them)
     now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
