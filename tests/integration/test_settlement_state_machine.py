@@ -1,5 +1,5 @@
-"""Settlement under random sequences (issue 15): write-offs at the issuer's own till (and at
-a partner's, once partner acceptance posts reimbursements), voids (inside the window, and one
+"""Settlement under random sequences (issue 15): write-offs at the issuer's own till and at a
+partner shop's (reimbursed the discount, capped, plus a handling fee), voids (inside the window, and one
 whose billing lands after the lock), lock runs, month closes, invoices paid at Stripe, payout
 runs, and disputes opened and decided.
 
@@ -59,8 +59,8 @@ from billing.models import (
 from disputes import services as disputes
 from disputes.models import Dispute
 from tests.factories.billing import billing_setup
-from tests.factories.campaigns import CouponFactory
-from tests.factories.merchants import MerchantFactory
+from tests.factories.campaigns import CampaignPartnerFactory, CouponFactory
+from tests.factories.merchants import MerchantFactory, StoreFactory, make_terminal
 
 STATS: Counter = Counter()  # what the examples did, printed with -s (so a weak run shows)
 
@@ -103,8 +103,12 @@ def deliver_outbox() -> None:
 @pytest.mark.timeout(600)
 def test_settlement_invariants_hold_for_random_sequences(localstripe, stripe_gateway, settings_override):
     class SettlementMachine(RuleBasedStateMachine):
-        @initialize(fee=st.sampled_from([999, 120, 0]), share=st.sampled_from([5000, 2500, 10_000, 0]))
-        def setup(self, fee, share):
+        @initialize(
+            fee=st.sampled_from([999, 120, 0]),
+            share=st.sampled_from([5000, 2500, 10_000, 0]),
+            reimbursement=st.sampled_from([400, 0, 800]),
+        )
+        def setup(self, fee, share, reimbursement):
             self.savepoint = transaction.atomic()
             self.savepoint.__enter__()
             self.own = billing_setup(
@@ -112,7 +116,17 @@ def test_settlement_invariants_hold_for_random_sequences(localstripe, stripe_gat
             )
             self.issuer, self.publisher = self.own.issuer, self.own.publisher
             self.operator = disputes.Actor(merchant=MerchantFactory(is_network_operator=True))
-            self.merchants = [self.issuer, self.publisher]
+            # a partner shop accepting the campaign at its store: reimbursed the discount (capped) + a fee
+            self.partner = MerchantFactory()
+            store = StoreFactory(merchant=self.partner)
+            self.partner_terminal, _ = make_terminal(store)
+            CampaignPartnerFactory(
+                campaign=self.own.campaign,
+                partner=self.partner,
+                max_reimbursement=reimbursement,
+                handling_fee=30,
+            )
+            self.merchants = [self.issuer, self.publisher, self.partner]
             for merchant in self.merchants:
                 bank_account(merchant)
             self.now = START
@@ -126,8 +140,7 @@ def test_settlement_invariants_hold_for_random_sequences(localstripe, stripe_gat
 
         # --- the till -------------------------------------------------------------------
 
-        @rule(count=st.integers(1, 3))
-        def redeem_at_own_store(self, count):
+        def _redeem(self, terminal, count):
             for _ in range(count):
                 coupon = CouponFactory(
                     placement=self.own.placement,
@@ -135,7 +148,7 @@ def test_settlement_invariants_hold_for_random_sequences(localstripe, stripe_gat
                     issued_at=self.now - dt.timedelta(days=1),
                 )
                 redemption = redemptions.redeem_coupon(
-                    terminal=self.own.terminal,
+                    terminal=terminal,
                     code=coupon.code,
                     order_amount=3000,
                     currency=self.own.campaign.currency,
@@ -143,13 +156,24 @@ def test_settlement_invariants_hold_for_random_sequences(localstripe, stripe_gat
                     now=self.now,
                 )
                 assert redemption.status == Redemption.Status.VERIFIED, redemption.reason_code
+                owed = (
+                    redemption.fee_amount + redemption.reimbursement_amount + redemption.handling_fee_amount
+                )
                 self.write_offs[redemption.pk] = {
                     "at": self.now,
-                    "fee": self.own.campaign.fee_per_redemption,
-                    "terminal": self.own.terminal,
+                    "charged": owed > 0,
+                    "terminal": terminal,
                     "voided": False,
                 }
             deliver_outbox()
+
+        @rule(count=st.integers(1, 3))
+        def redeem_at_own_store(self, count):
+            self._redeem(self.own.terminal, count)
+
+        @rule(count=st.integers(1, 3))
+        def redeem_at_partner_store(self, count):
+            self._redeem(self.partner_terminal, count)
 
         def _voidable(self):
             return sorted(
@@ -360,7 +384,7 @@ def test_settlement_invariants_hold_for_random_sequences(localstripe, stripe_gat
             owed = {
                 r
                 for r, w in self.write_offs.items()
-                if w["fee"] > 0 and not w["voided"] and r not in self.credited
+                if w["charged"] and not w["voided"] and r not in self.credited
             }
             assert standing == owed
 
@@ -423,6 +447,10 @@ def test_settlement_invariants_hold_for_random_sequences(localstripe, stripe_gat
                 STATS["disputes"] += len(self.disputed)
                 STATS["credited"] += len(self.credited)
                 STATS["payouts"] += Payout.objects.filter(merchant__in=self.merchants).count()
+                STATS["partner_payouts"] += Payout.objects.filter(merchant=self.partner).count()
+                STATS["partner_write_offs"] += sum(
+                    1 for w in self.write_offs.values() if w["terminal"] == self.partner_terminal
+                )
                 STATS["invoices_paid"] += Invoice.objects.filter(issuer=self.issuer, status="paid").count()
                 STATS["invoices"] += Invoice.objects.filter(issuer=self.issuer).count()
                 STATS["credits"] += Posting.objects.filter(issuer=self.issuer, kind="credit").count()
@@ -434,8 +462,8 @@ def test_settlement_invariants_hold_for_random_sequences(localstripe, stripe_gat
     run_state_machine_as_test(
         SettlementMachine,
         settings=settings(
-            max_examples=15,
-            stateful_step_count=40,
+            max_examples=12,
+            stateful_step_count=30,
             derandomize=True,
             deadline=None,
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
