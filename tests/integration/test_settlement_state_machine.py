@@ -202,10 +202,18 @@ def test_settlement_invariants_hold_for_random_sequences(localstripe, stripe_gat
         def advance(self, step):
             self.now += step
 
+        @precondition(
+            lambda self: LedgerEntry.objects.filter(
+                issuer=self.issuer, state="pending", lock_after__lte=self.now
+            ).exists()
+        )
         @rule()
         def lock(self):
             services.lock_due_entries(now=self.now)
 
+        @precondition(
+            lambda self: any(i.pk == self.issuer.pk for i, _ in closing.periods_to_close(now=self.now))
+        )
         @rule()
         def close(self):
             for issuer, period_start in closing.periods_to_close(now=self.now):
@@ -260,6 +268,9 @@ def test_settlement_invariants_hold_for_random_sequences(localstripe, stripe_gat
 
         # --- payouts ------------------------------------------------------------------------
 
+        @precondition(
+            lambda self: payouts.unpaid_payable_lines().filter(merchant__in=self.merchants).exists()
+        )
         @rule(collected_only=st.booleans(), net_days=st.sampled_from([0, NET_DAYS]))
         def payout(self, collected_only, net_days):
             cutoff = self.now - dt.timedelta(days=net_days)
@@ -462,8 +473,8 @@ def test_settlement_invariants_hold_for_random_sequences(localstripe, stripe_gat
     run_state_machine_as_test(
         SettlementMachine,
         settings=settings(
-            max_examples=12,
-            stateful_step_count=30,
+            max_examples=8,
+            stateful_step_count=50,
             derandomize=True,
             deadline=None,
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
