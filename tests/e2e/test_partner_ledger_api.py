@@ -40,3 +40,19 @@ def test_each_side_sees_its_own_lines(api, operation):
         400,
         30,
     )
+
+
+def test_the_record_level_export_names_the_reimbursement():
+    from attribution.reports import ReportFilters
+    from billing.writeoff_export import SCHEMA, writeoff_chunks
+
+    setup = pos_setup(coupons=2, fee_per_redemption=150)
+    partner = partner_till(setup, max_reimbursement=400, handling_fee=30)
+    at_partner = redeem(setup, setup.coupons[0].code, terminal=partner.terminal)
+    at_own = redeem(setup, setup.coupons[1].code)
+    for redemption in (at_partner, at_own):
+        recording.record_for_redemption(redemption_id=redemption.pk)
+        services.charge_redemption(redemption_id=redemption.pk)
+    rows = [row for chunk in writeoff_chunks(merchant=setup.merchant, filters=ReportFilters()) for row in chunk]
+    column = SCHEMA.names.index("reimbursement")
+    assert [row[column] for row in rows] == [430, None]

@@ -57,3 +57,39 @@ def test_validity_window_is_the_intersection():
     early = Coupon(issued_at=t0)
     assert validity_window(early, campaign).ends == t0 + dt.timedelta(days=10)
     assert validity_window(early, Campaign()).starts is None
+
+
+@given(
+    discount=st.integers(min_value=0, max_value=10**12),
+    maximum=st.integers(min_value=0, max_value=10**12),
+    fee=st.integers(min_value=0, max_value=10**9),
+)
+def test_a_reimbursement_is_the_discount_capped_plus_the_fee(discount, maximum, fee):
+    from backend.redemptions.rules import compute_reimbursement
+
+    owed = compute_reimbursement(discount=discount, max_reimbursement=maximum, handling_fee=fee)
+    assert owed.discount == min(discount, maximum) <= discount
+    assert owed.total == owed.discount + fee
+
+
+@given(
+    kind=st.sampled_from(["amount_off", "percent_off", "free_item"]),
+    amount=st.integers(min_value=1, max_value=10**9),
+    cap=st.none() | st.integers(min_value=1, max_value=10**9),
+    bps=st.integers(min_value=1, max_value=10_000),
+    order=orders,
+)
+def test_no_discount_exceeds_the_campaigns_largest_per_coupon(kind, amount, cap, bps, order):
+    # the bound the partner's maximum reimbursement is checked against (REIMBURSEMENT_ABOVE_DISCOUNT)
+    from backend.campaigns.services import max_discount_per_coupon
+
+    campaign = Campaign(
+        benefit_kind=kind,
+        amount_off=amount if kind == "amount_off" else None,
+        free_item_value=amount if kind == "free_item" else None,
+        percent_off_bps=bps if kind == "percent_off" else None,
+        percent_cap=cap if kind == "percent_off" else None,
+    )
+    most = max_discount_per_coupon(campaign)
+    assert most is None or compute_discount(campaign, order) <= most
+    assert (most is None) == (kind == "percent_off" and cap is None)
