@@ -438,3 +438,47 @@ def test_a_gateway_outage_leaves_the_payout_pending_and_the_others_go(stripe_tra
     monkeypatch.undo()
     assert payouts.resume_unfinished_runs() == 1
     assert [len(stripe_transfers.to(f"acct_1Outage{i}")) for i in range(2)] == [1, 1]
+
+
+@pytest.mark.slow
+def test_measure_a_run_over_thousands_of_lines(stripe_transfers, capsys):
+    """Not a timing assertion: prints how long planning and sending take (docs in notes)."""
+    import time
+
+    from billing.models import PayoutItem as Item
+
+    setups = [billing_setup(fee=200, share_bps=5000) for _ in range(20)]
+    redemption_ids = []
+    for i, setup in enumerate(setups):
+        redemption_ids += [
+            write_off(setup, at=dt.datetime(2026, 10, 1 + n % 28, 12, tzinfo=UTC)).pk for n in range(150)
+        ]
+        if i % 2:
+            connect(setup.publisher, f"acct_1Bench{i}", stripe_transfers)
+        else:
+            payouts.payout_account_set(
+                merchant=setup.publisher,
+                method="bank_transfer",
+                bank_account_holder=f"Bench {i}",
+                bank_account_number=f"DE8937040044053201{i:04d}",
+                bank_code="COBADEFFXXX",
+            )
+    services.charge_redemptions(redemption_ids=redemption_ids)
+    services.lock_due_entries(now=LOCKED_AT)
+    started = time.perf_counter()
+    run = payouts.plan_run(key="bench", cutoff=payouts.cutoff_for(RUN_DAY), collected_only=False)
+    planned = time.perf_counter() - started
+    started = time.perf_counter()
+    payouts.send_run(run=run)
+    sent = time.perf_counter() - started
+    started = time.perf_counter()
+    problems = [d for s in setups for d in reconciled(s.publisher)]
+    checked = time.perf_counter() - started
+    assert problems == []
+    assert run.payouts.count() == 20 and Item.objects.filter(payout__run=run).count() == 3000
+    assert {p.amount for p in run.payouts.all()} == {150 * 100}
+    with capsys.disabled():
+        print(
+            f"\npayout run over 3000 lines, 20 payees: plan {planned:.2f} s, send {sent:.2f} s "
+            f"(10 Stripe transfers over HTTP, 10 bank), reconcile {checked:.2f} s"
+        )
