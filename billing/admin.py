@@ -47,22 +47,9 @@ class LedgerEntryInline(admin.TabularInline):
         return False
 
 
-@admin.action(description="Credit the selected charges (dispute upheld)")
-def credit_disputed_charges(modeladmin, request, queryset):
-    from backend.api.errors import ServiceError
-
-    from .services import dispute_charge
-
-    for posting in queryset.filter(kind=Posting.Kind.CHARGE):
-        try:
-            dispute_charge(redemption_id=posting.redemption_id, reason=f"upheld by {request.user}")
-        except ServiceError as exc:
-            modeladmin.message_user(request, f"Posting {posting.pk}: {exc}", level="warning")
-
-
 @admin.register(Posting)
 class PostingAdmin(ReadOnlyAdmin):
-    actions = [credit_disputed_charges]
+    # Disputes are decided on the Dispute page (disputes/admin.py), with evidence and an actor.
     list_display = (
         "id",
         "kind",

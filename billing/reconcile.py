@@ -10,6 +10,8 @@
   reimbursement (partner payable = reimbursement + handling fee, issuer receivable = fee +
   both), and an undo takes back exactly what its charge posted, line by line;
 - ``billing.stripe``: every invoice at Stripe has our currency, total and status.
+- ``billing.netting``: each month's netting statement owes what the frozen invoices bill and
+  shows paid out what the payouts hold, and its splits sum to its totals;
 - ``billing.payouts``: every payout of the merchant equals its lines, to the cent; each line
   is the merchant's own settled payable line, paid once, never while held; and nothing the
   payout should have paid was left out: payouts equal the locked payables less holds.
@@ -411,4 +413,89 @@ def check_payout_transfers(*, merchant: Merchant, start: dt.datetime, end: dt.da
                     f"Payout {payout.pk} is {ours[:3]} here; transfer {view.id} is {theirs} at Stripe.",
                 )
             )
+    return found
+
+
+@register_check("billing.netting")
+def check_netting(*, merchant: Merchant, start: dt.datetime, end: dt.datetime) -> list[Discrepancy]:
+    """The merchant's netting statements of the months in [start, end) against its invoices
+    and payouts, to the cent: owed = its frozen invoices, paid out = its payout items, and the
+    splits by counterparty and by campaign sum to the totals."""
+    from . import selectors  # the statement itself, as the API shows it
+
+    name = "billing.netting"
+    months = [
+        row[0]
+        for row in _rows(
+            """
+            SELECT DISTINCT period_start FROM billing_ledgerentry
+            WHERE merchant_id = %s AND period_start >= %s AND period_start < %s ORDER BY 1
+            """,
+            [merchant.pk, start.date().replace(day=1), end.date()],
+        )
+    ]
+    found = []
+    for month in months:
+        statement = selectors.netting_statement_for(merchant=merchant, period_start=month)
+        frozen = bool(
+            _rows(
+                "SELECT 1 FROM billing_billingperiod WHERE issuer_id = %s AND period_start = %s AND status <> 'open'",
+                [merchant.pk, month],
+            )
+        )
+        invoices = dict(
+            _rows(
+                """
+                SELECT currency, sum(amount) FROM billing_invoice
+                WHERE issuer_id = %s AND period_start = %s GROUP BY currency
+                """,
+                [merchant.pk, month],
+            )
+        )
+        paid_out = dict(
+            _rows(
+                """
+                SELECT e.currency, -sum(i.amount) FROM billing_payoutitem i
+                JOIN billing_ledgerentry e ON e.id = i.ledger_entry_id
+                WHERE NOT i.released AND e.merchant_id = %s AND e.period_start = %s
+                GROUP BY e.currency
+                """,
+                [merchant.pk, month],
+            )
+        )
+        for total in statement.totals:
+            where = f"{month:%Y-%m} {total.currency}"
+            invoiced = invoices.get(total.currency) or 0
+            if frozen and invoiced != total.owed:
+                found.append(
+                    Discrepancy(
+                        name,
+                        "OWED_NOT_INVOICED",
+                        f"{where}: the statement owes {total.owed}, the invoices say {invoiced}.",
+                    )
+                )
+            if (paid_out.get(total.currency) or 0) != total.paid_out:
+                found.append(
+                    Discrepancy(
+                        name,
+                        "PAID_OUT_MISMATCH",
+                        f"{where}: the statement says {total.paid_out} paid out, the payouts "
+                        f"{paid_out.get(total.currency) or 0}.",
+                    )
+                )
+            for split, rows in (
+                ("counterparty", statement.counterparties),
+                ("campaign", statement.campaigns),
+            ):
+                owed = sum(r.owed for r in rows if r.currency == total.currency)
+                earned = sum(r.earned for r in rows if r.currency == total.currency)
+                if (owed, earned) != (total.owed, total.earned):
+                    found.append(
+                        Discrepancy(
+                            name,
+                            "SPLIT_MISMATCH",
+                            f"{where}: by {split} {owed} owed / {earned} earned, "
+                            f"in total {total.owed} / {total.earned}.",
+                        )
+                    )
     return found

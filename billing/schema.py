@@ -236,6 +236,58 @@ class PublisherStatementType(graphene.ObjectType):
     issuers_open = graphene.Int(required=True, description="Issuers involved whose month is still open.")
 
 
+class NettingTotalType(graphene.ObjectType):
+    class Meta:
+        name = "NettingTotal"
+
+    currency = graphene.String(required=True)
+    owed = Money(required=True, description="What you owe for the month (your invoice's lines), minor units.")
+    earned = Money(required=True, description="What you earned (shares, reimbursements), minor units.")
+    net = Money(required=True, description="earned - owed: > 0 the network owes you, < 0 you owe it.")
+    invoiced = Money(required=True, description="Of owed: on your invoices (once the month is closed).")
+    paid_out = Money(required=True, description="Of earned: in a payout to you.")
+    held = Money(required=True, description="Of earned: held out of payouts while a dispute is open.")
+
+
+class NettingCounterpartyType(graphene.ObjectType):
+    class Meta:
+        name = "NettingCounterparty"
+
+    counterparty = graphene.String(required=True, description="The merchant's name, or 'network'.")
+    is_network = graphene.Boolean(required=True, description="The network's own share of the fees.")
+    currency = graphene.String(required=True)
+    owed = Money(required=True, description="What you owe this counterparty.")
+    earned = Money(required=True, description="What this counterparty owes you.")
+    net = Money(required=True)
+
+
+class NettingCampaignType(graphene.ObjectType):
+    class Meta:
+        name = "NettingCampaign"
+
+    campaign_id = graphene.ID(required=True)
+    name = graphene.String(required=True)
+    issuer = graphene.String(
+        required=True, description="The issuer's name (you, or whose coupons you carried)."
+    )
+    currency = graphene.String(required=True)
+    owed = Money(required=True)
+    earned = Money(required=True)
+    net = Money(required=True)
+
+
+class NettingStatementType(graphene.ObjectType):
+    """A merchant's month as issuer, publisher and partner at once, from its own ledger lines."""
+
+    class Meta:
+        name = "NettingStatement"
+
+    period = graphene.String(required=True)
+    totals = graphene.List(graphene.NonNull(NettingTotalType), required=True, description="Per currency.")
+    counterparties = graphene.List(graphene.NonNull(NettingCounterpartyType), required=True)
+    campaigns = graphene.List(graphene.NonNull(NettingCampaignType), required=True)
+
+
 class Query(PayoutQuery, graphene.ObjectType):
     ledger_lines = DjangoConnectionField(
         LedgerLineType,
@@ -263,6 +315,56 @@ class Query(PayoutQuery, graphene.ObjectType):
     publisher_statement = graphene.Field(
         PublisherStatementType, required=True, period=graphene.String(required=True, description="YYYY-MM")
     )
+
+    netting_statement = graphene.Field(
+        NettingStatementType,
+        required=True,
+        period=graphene.String(required=True, description="YYYY-MM"),
+        description="What you owe, what you earned and the net for a month, by counterparty and campaign.",
+    )
+
+    def resolve_netting_statement(root, info, period):
+        caller = require_key(info, ROLES)
+        start = _period(period)
+        statement = selectors.netting_statement_for(merchant=caller.merchant, period_start=start)
+        return NettingStatementType(
+            period=f"{start:%Y-%m}",
+            totals=[
+                NettingTotalType(
+                    currency=t.currency,
+                    owed=t.owed,
+                    earned=t.earned,
+                    net=t.net,
+                    invoiced=t.invoiced,
+                    paid_out=t.paid_out,
+                    held=t.held,
+                )
+                for t in statement.totals
+            ],
+            counterparties=[
+                NettingCounterpartyType(
+                    counterparty="network" if c.merchant_id is None else c.name,
+                    is_network=c.merchant_id is None,
+                    currency=c.currency,
+                    owed=c.owed,
+                    earned=c.earned,
+                    net=c.net,
+                )
+                for c in statement.counterparties
+            ],
+            campaigns=[
+                NettingCampaignType(
+                    campaign_id=ids.encode("Campaign", c.campaign_id),
+                    name=c.name,
+                    issuer=c.issuer_name,
+                    currency=c.currency,
+                    owed=c.owed,
+                    earned=c.earned,
+                    net=c.net,
+                )
+                for c in statement.campaigns
+            ],
+        )
 
     def resolve_ledger_lines(
         root, info, period=None, state=None, account=None, currency=None, invoice_id=None, **_

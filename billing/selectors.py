@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 
+from backend.campaigns.models import Campaign
 from backend.merchants.models import Merchant
 
 from .models import (
@@ -365,3 +366,155 @@ def payable_balances_for(
         )
         for c in currencies
     ]
+
+
+# --- the netting statement -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NettingAmounts:
+    """What the merchant owes, what it earned, and the net (earned - owed), minor units."""
+
+    currency: str
+    owed: int
+    earned: int
+
+    @property
+    def net(self) -> int:
+        return self.earned - self.owed
+
+
+@dataclass(frozen=True)
+class NettingTotal(NettingAmounts):
+    invoiced: int  # of owed: on the merchant's invoices (the issuer-receivable lines frozen at close)
+    paid_out: int  # of earned: in a payout (standing payout items of the payable lines)
+    held: int  # of earned: held out of payouts by an open hold (a dispute), not paid out
+
+
+@dataclass(frozen=True)
+class NettingCounterparty(NettingAmounts):
+    merchant_id: int | None  # None: the network (its revenue share of the fees)
+    name: str
+
+
+@dataclass(frozen=True)
+class NettingCampaign(NettingAmounts):
+    campaign_id: int
+    name: str
+    issuer_name: str
+
+
+@dataclass(frozen=True)
+class NettingStatement:
+    period_start: dt.date
+    totals: list[NettingTotal]
+    counterparties: list[NettingCounterparty]
+    campaigns: list[NettingCampaign]
+
+
+def _grouped(rows, key) -> dict:
+    out: dict = {}
+    for row in rows:
+        owed, earned = out.get(key(row), (0, 0))
+        out[key(row)] = (owed + row.get("owed", 0), earned + row.get("earned", 0))
+    return out
+
+
+def netting_statement_for(*, merchant: Merchant, period_start: dt.date) -> NettingStatement:
+    """The merchant's month as issuer, publisher and partner at once: its own ledger lines
+    locked into the month (the lines invoices and payouts are made of), netted.
+
+    - owed: its issuer-receivable lines (what its invoice for the month bills), split by
+      counterparty along the other lines of each posting: the publisher's share, a partner's
+      reimbursement, the network's rest (so the split sums to the cent);
+    - earned: minus its payable lines (publisher's share, partner's reimbursement), by the
+      issuer that owes them;
+    - credits (late voids, upheld disputes) are in the month they landed in, with their sign.
+    """
+    own = LedgerEntry.objects.filter(merchant=merchant, period_start=period_start).exclude(
+        state=State.REVERSED
+    )
+    receivable = own.filter(account_kind=LedgerAccount.Kind.ISSUER_RECEIVABLE)
+    payable = own.filter(account_kind__endswith="_payable")
+    # owed, split by the counterpart lines of the same postings (never the merchant's own receivable)
+    owed_rows = list(
+        LedgerEntry.objects.filter(posting__in=receivable.values("posting_id"))
+        .exclude(account_kind=LedgerAccount.Kind.ISSUER_RECEIVABLE)
+        .values("merchant_id", "merchant__name", "currency", "posting__campaign_id")
+        .annotate(owed=-Sum("amount"))
+        .order_by()
+    )
+    earned_rows = list(
+        payable.values("posting__issuer_id", "posting__issuer__name", "currency", "posting__campaign_id")
+        .annotate(earned=-Sum("amount"))
+        .order_by()
+    )
+    campaign_ids = {r["posting__campaign_id"] for r in owed_rows + earned_rows}
+    campaigns = {c.pk: c for c in Campaign.objects.filter(pk__in=campaign_ids).select_related("merchant")}
+
+    by_party = _grouped(owed_rows, lambda r: (r["merchant_id"], r["merchant__name"], r["currency"]))
+    for (issuer_id, name, currency), (owed, earned) in _grouped(
+        earned_rows, lambda r: (r["posting__issuer_id"], r["posting__issuer__name"], r["currency"])
+    ).items():
+        before = by_party.get((issuer_id, name, currency), (0, 0))
+        by_party[(issuer_id, name, currency)] = (before[0] + owed, before[1] + earned)
+    by_campaign = _grouped(owed_rows + earned_rows, lambda r: (r["posting__campaign_id"], r["currency"]))
+    by_currency = _grouped(owed_rows + earned_rows, lambda r: r["currency"])
+
+    invoiced = dict(
+        receivable.filter(invoice__isnull=False)
+        .values("currency")
+        .annotate(s=Sum("amount"))
+        .values_list("currency", "s")
+    )
+    standing = PayoutItem.objects.filter(ledger_entry_id=OuterRef("pk"), released=False)
+    open_holds = PayoutHold.objects.filter(released_at__isnull=True)
+    held_q = Q(Exists(open_holds.filter(ledger_entry_id=OuterRef("pk")))) | Q(
+        Exists(open_holds.filter(redemption_id=OuterRef("posting__redemption_id")))
+    )
+    paid_out = dict(
+        payable.filter(Exists(standing))
+        .values("currency")
+        .annotate(s=-Sum("amount"))
+        .values_list("currency", "s")
+    )
+    held = dict(
+        payable.exclude(Exists(standing))
+        .filter(held_q)
+        .values("currency")
+        .annotate(s=-Sum("amount"))
+        .values_list("currency", "s")
+    )
+    return NettingStatement(
+        period_start=period_start,
+        totals=[
+            NettingTotal(
+                currency=currency,
+                owed=owed,
+                earned=earned,
+                invoiced=invoiced.get(currency) or 0,
+                paid_out=paid_out.get(currency) or 0,
+                held=held.get(currency) or 0,
+            )
+            for currency, (owed, earned) in sorted(by_currency.items())
+        ],
+        counterparties=[
+            NettingCounterparty(
+                currency=currency, owed=owed, earned=earned, merchant_id=party, name=name or ""
+            )
+            for (party, name, currency), (owed, earned) in sorted(
+                by_party.items(), key=lambda item: (item[0][2], item[0][0] is not None, item[0][0] or 0)
+            )
+        ],
+        campaigns=[
+            NettingCampaign(
+                currency=currency,
+                owed=owed,
+                earned=earned,
+                campaign_id=campaign_id,
+                name=campaigns[campaign_id].name,
+                issuer_name=campaigns[campaign_id].merchant.name,
+            )
+            for (campaign_id, currency), (owed, earned) in sorted(by_campaign.items())
+        ],
+    )

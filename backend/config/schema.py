@@ -4,6 +4,7 @@ import graphene
 
 import attribution.schema as attribution
 import billing.schema as billing
+import disputes.schema as disputes
 from backend.audience import schema as audience
 from backend.campaigns import schema as campaigns
 from backend.coupons import schema as coupons
@@ -13,7 +14,19 @@ from backend.redemptions import schema as redemptions
 from backend.till import schema as till
 from backend.webhooks import schema as webhooks
 
-APPS = (merchants, audience, campaigns, coupons, fans, redemptions, till, webhooks, attribution, billing)
+APPS = (
+    merchants,
+    audience,
+    campaigns,
+    coupons,
+    fans,
+    redemptions,
+    till,
+    webhooks,
+    attribution,
+    billing,
+    disputes,
+)
 
 
 class Query(*(app.Query for app in APPS), graphene.ObjectType):

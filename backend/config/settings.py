@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "backend.fans",
     "attribution",
     "billing",
+    "disputes",
     "backend.demo",  # above every app: seeds the demo network (manage.py seed_demo)
     # The merchant console (docs/console.md): pages over the public API. After the domain apps,
     # so its catalogue never changes their translations (Django merges catalogues, earlier
@@ -303,6 +304,10 @@ BILLING_STRIPE_LOCALSTRIPE_COMPAT = env.bool("BILLING_STRIPE_LOCALSTRIPE_COMPAT"
 BILLING_INVOICE_DAYS_UNTIL_DUE = env.int("BILLING_INVOICE_DAYS_UNTIL_DUE", default=14)
 BILLING_DUNNING_RETRY_HOURS = env.list("BILLING_DUNNING_RETRY_HOURS", cast=int, default=[24, 72, 168])
 BILLING_OVERDUE_PAUSE_DAYS = env.int("BILLING_OVERDUE_PAUSE_DAYS", default=7)
+# Disputes (disputes/): an issuer may dispute a write-off this many days after it; evidence files.
+DISPUTES_WINDOW_DAYS = env.int("DISPUTES_WINDOW_DAYS", default=60)
+DISPUTES_ATTACHMENT_MAX_BYTES = env.int("DISPUTES_ATTACHMENT_MAX_BYTES", default=5 * 1024 * 1024)
+DISPUTES_ATTACHMENTS_PER_DISPUTE = env.int("DISPUTES_ATTACHMENTS_PER_DISPUTE", default=10)
 # Payouts (billing/payouts.py): a run on the schedule pays, per merchant and currency, the
 # payable lines locked at least NET days before it (and, when required, collected: the
 # issuer's invoice paid), if they sum to at least the minimum (minor units, per currency).

@@ -18,6 +18,7 @@ urlpatterns = [
     path("readyz", readyz, name="readyz"),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
     path("billing/", include("billing.urls", namespace="billing")),
+    path("disputes/", include("disputes.urls", namespace="disputes")),
     path("till/", include("backend.till.urls", namespace="till")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("dev/inbox/", dev_inbox, name="dev-inbox"),

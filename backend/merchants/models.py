@@ -20,6 +20,9 @@ class Merchant(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     default_currency = models.CharField(max_length=3, default="CNY")
+    # The network's own operator (docs/decisions.md, "Disputes"): its admin and finance API
+    # keys decide disputes between other merchants. Set in the Django admin only, never by API.
+    is_network_operator = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     # False for a self-serve sign-up while CONSOLE_SIGNUP_REQUIRES_APPROVAL waits for an
     # operator (the admin's "approve" action); its members see a waiting page, nothing else.

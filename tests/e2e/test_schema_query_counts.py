@@ -26,7 +26,9 @@ from backend.config.schema import schema
 from backend.coupons.models import IssuanceJob
 from backend.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
 from billing import services as billing_services
-from billing.models import BillingPeriod, Invoice, LedgerEntry, Payout, PayoutItem, PayoutRun
+from billing.models import BillingPeriod, Invoice, LedgerEntry, Payout, PayoutItem, PayoutRun, Posting
+from disputes import services as disputes_services
+from disputes.models import Dispute, DisputeAttachment, DisputeEvent
 from tests.factories import (
     CampaignPartnerFactory,
     CouponFactory,
@@ -159,6 +161,44 @@ def world():
     redemptions = [write_off(setup) for _ in range(ROWS + 2)]
     attribution_recording.record_for_redemptions(redemption_ids=[r.pk for r in redemptions])
     billing_services.charge_redemptions(redemption_ids=[r.pk for r in redemptions])
+    # a dispute on each write-off, with a step and a file (rows as the disputes services leave them)
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    charges = {p.redemption_id: p for p in Posting.objects.filter(redemption__in=redemptions, kind="charge")}
+    disputes = Dispute.objects.bulk_create(
+        Dispute(
+            redemption=r,
+            charge=charges[r.pk],
+            issuer=me,
+            counterparty=setup.placement.publisher,
+            counterparty_role="publisher",
+            campaign=setup.campaign,
+            currency="CNY",
+            fee_amount=charges[r.pk].fee_amount,
+            reason_code="other",
+            note="walk",
+            receipt=disputes_services.receipt_facts(r.attribution, r),
+            opened_at=now,
+            opened_by="walk",
+        )
+        for r in redemptions
+    )
+    DisputeEvent.objects.bulk_create(
+        DisputeEvent(dispute=d, kind="opened", actor="walk", occurred_at=now) for d in disputes
+    )
+    DisputeAttachment.objects.bulk_create(
+        DisputeAttachment(
+            dispute=d,
+            merchant=me,
+            file=f"disputes/{d.pk}/walk.pdf",
+            filename="walk.pdf",
+            content_type="application/pdf",
+            size=1,
+            sha256="0" * 64,
+            uploaded_by="walk",
+            uploaded_at=now,
+        )
+        for d in disputes
+    )
     # payouts to the merchant, each paying one ledger line (the walk reads, it does not reconcile)
     runs = PayoutRun.objects.bulk_create(
         PayoutRun(
