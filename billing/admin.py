@@ -1,6 +1,10 @@
 """Operators' view of billing: read-only. The ledger changes only through services."""
 
 from django.contrib import admin
+from django.db import transaction
+
+from backend.api import ids
+from backend.audit.services import record_staff_action
 
 from .models import (
     BillingPeriod,
@@ -49,7 +53,26 @@ def credit_disputed_charges(modeladmin, request, queryset):
 
     for posting in queryset.filter(kind=Posting.Kind.CHARGE):
         try:
-            dispute_charge(redemption_id=posting.redemption_id, reason=f"upheld by {request.user}")
+            # The credit and its trail rows (the issuer's and the publisher's) commit together.
+            with transaction.atomic():
+                credit = dispute_charge(
+                    redemption_id=posting.redemption_id, reason=f"upheld by {request.user}"
+                )
+                for merchant in {m.pk: m for m in (posting.issuer, posting.publisher)}.values():
+                    record_staff_action(
+                        user=request.user,
+                        merchant=merchant,
+                        operation="admin.creditDisputedCharge",
+                        targets=[
+                            {"type": "Redemption", "id": ids.encode("Redemption", posting.redemption_id)}
+                        ],
+                        details={
+                            "redemptionId": ids.encode("Redemption", posting.redemption_id),
+                            "creditedFee": -credit.fee_amount,
+                            "currency": credit.currency,
+                            "reason": credit.reason,
+                        },
+                    )
         except ServiceError as exc:
             modeladmin.message_user(request, f"Posting {posting.pk}: {exc}", level="warning")
 

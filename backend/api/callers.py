@@ -25,6 +25,7 @@ class Caller:
     role: str | None = None  # set for API keys
     api_key: models.Model | None = None
     terminal: models.Model | None = None
+    user: models.Model | None = None  # set for a console member (the session's user)
 
     @property
     def is_terminal(self) -> bool:

@@ -5,6 +5,7 @@ import graphene
 import attribution.schema as attribution
 import billing.schema as billing
 from backend.audience import schema as audience
+from backend.audit import schema as audit
 from backend.campaigns import schema as campaigns
 from backend.coupons import schema as coupons
 from backend.fans import schema as fans
@@ -13,7 +14,19 @@ from backend.redemptions import schema as redemptions
 from backend.till import schema as till
 from backend.webhooks import schema as webhooks
 
-APPS = (merchants, audience, campaigns, coupons, fans, redemptions, till, webhooks, attribution, billing)
+APPS = (
+    merchants,
+    audit,
+    audience,
+    campaigns,
+    coupons,
+    fans,
+    redemptions,
+    till,
+    webhooks,
+    attribution,
+    billing,
+)
 
 
 class Query(*(app.Query for app in APPS), graphene.ObjectType):

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "backend.coupons",
     "backend.redemptions",
     "backend.outbox",
+    "backend.audit",
     "backend.till",
     "backend.webhooks",
     "backend.notifications",

@@ -151,13 +151,19 @@ def api_key_create(*, merchant: Merchant, name: str, role: str) -> IssuedApiKey:
 
 
 @transaction.atomic
-def api_key_revoke(*, api_key: ApiKey, revoked_by: ApiKey | None = None) -> ApiKey:
+def api_key_revoke(*, api_key: ApiKey, revoked_by: ApiKey | None = None, revoked_by_user=None) -> ApiKey:
+    """Revoke ``api_key`` once, recording who did: the key ``revoked_by`` or the member
+    ``revoked_by_user``. A key cannot revoke itself (it would lock its holder out mid-call)."""
     if revoked_by is not None and revoked_by.pk == api_key.pk:
         raise ServiceError.single(MerchantErrorCode.CANNOT_REVOKE_SELF, "A key cannot revoke itself.", "id")
-    updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(),
+        revoked_by_key=revoked_by,
+        revoked_by_user=revoked_by_user,
+    )
     if not updated:
         raise ServiceError.single(MerchantErrorCode.ALREADY_REVOKED, "Already revoked.", "id")
-    api_key.refresh_from_db(fields=["revoked_at"])
+    api_key.refresh_from_db(fields=["revoked_at", "revoked_by_key", "revoked_by_user"])
     return api_key
 
 
@@ -168,6 +174,8 @@ def terminal_rotate_secret(*, terminal: Terminal) -> str:
     terminal.secret_encrypted = credentials.encrypt_terminal_secret(secret)
     terminal.save(update_fields=["secret_encrypted"])
     return secret
+
+
 def terminal_secrets_reencrypt(*, batch_size: int = 500) -> int:
     """Re-encrypt every terminal's secret with the newest of TERMINAL_SECRET_KEYS; how many
     rows changed. Rows already under the newest key are left alone, so running it again is
