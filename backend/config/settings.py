@@ -27,6 +27,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    # The merchant console (docs/console.md): pages over the public API. Before allauth, so
+    # its templates (allauth's layouts) and translations take precedence.
+    "backend.console",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
     "graphene_django",
     "djstripe",
     "backend.merchants",
@@ -47,6 +53,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # vendored, hashed static files; no CDN
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",  # the fan pages: Accept-Language or the switch
     "django.middleware.common.CommonMiddleware",
@@ -54,6 +61,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "backend.console.middleware.ConsoleMiddleware",  # the console's CSP and its API-error pages
 ]
 
 ROOT_URLCONF = "backend.config.urls"
@@ -69,6 +78,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "backend.console.context.console",
             ],
         },
     },
@@ -107,11 +117,62 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / ".local" / "static"
+# whitenoise serves the apps' static folders as they are (WHITENOISE_USE_FINDERS), so a fresh
+# clone, the tests and the image need no `collectstatic`; vendored files carry their version in
+# their names. To serve collected, hashed and compressed files instead: set STATIC_ROOT, run
+# `manage.py collectstatic`, and STATICFILES_STORAGE=whitenoise.storage.CompressedManifestStaticFilesStorage.
+STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": env.str(
+            "STATICFILES_STORAGE", default="django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / ".local" / "media")))
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Sessions and CSRF: cookies only over HTTPS unless DEBUG (SESSION_COOKIE_SECURE to override).
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 12)  # a working day
+
+# --- People: accounts (django-allauth) and the console -------------------------
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",  # /admin/ by username
+    "allauth.account.auth_backends.AuthenticationBackend",  # the console by email
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "console:home"
+ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False  # a mail scanner following the link must not confirm it
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+ACCOUNT_SESSION_REMEMBER = None  # the "remember me" box decides
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
+ACCOUNT_ADAPTER = "backend.console.accounts.ConsoleAccountAdapter"
+ACCOUNT_SIGNUP_FORM_CLASS = "backend.console.accounts.SignupForm"  # + the business's name
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Coupon Network")
+# Mail (verification, password reset, invitations): the console backend prints them unless set.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Coupon Network <no-reply@localhost>")
+# Self-serve sign-up creates a merchant and its first admin; with approval required, the
+# merchant waits until an operator approves it in /admin/ (merchants.Merchant.approved_at).
+CONSOLE_SIGNUP_OPEN = env.bool("CONSOLE_SIGNUP_OPEN", default=True)
+CONSOLE_SIGNUP_REQUIRES_APPROVAL = env.bool("CONSOLE_SIGNUP_REQUIRES_APPROVAL", default=False)
+# Roles whose members must set up TOTP before any console page (issue 13: admin and finance).
+CONSOLE_MFA_REQUIRED_ROLES = env.list("CONSOLE_MFA_REQUIRED_ROLES", default=["admin", "finance"])
 
 # --- Fans and notifications -------------------------------------------------
 # The backend that sends text messages (one-time codes, reminders): see backend.notifications.

@@ -2,11 +2,15 @@ from django.contrib import admin
 from django.urls import include, path
 
 from backend.config.health import healthz, readyz
+from backend.console.views import root
 from backend.gateway.view import ApiGraphQLView
 from backend.notifications.views import dev_inbox
 
 urlpatterns = [
+    path("", root, name="root"),  # sign-in, or the console for a signed-in member
     path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("console/", include("backend.console.urls", namespace="console")),
     path("graphql/", ApiGraphQLView.as_view(), name="graphql"),
     path("attribution/", include("attribution.urls", namespace="attribution")),
     path("coupons/", include("backend.coupons.urls", namespace="coupons")),

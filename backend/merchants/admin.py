@@ -1,12 +1,28 @@
 from django.contrib import admin
 
-from .models import ApiKey, Merchant, Store, Terminal
+from . import services
+from .models import ApiKey, Membership, Merchant, Store, Terminal
 
 
 @admin.register(Merchant)
 class MerchantAdmin(admin.ModelAdmin):
-    list_display = ("id", "name", "slug", "timezone", "default_currency", "created_at")
+    list_display = ("id", "name", "slug", "timezone", "default_currency", "is_approved", "created_at")
+    list_filter = ("is_approved",)
     search_fields = ("name", "slug")
+    actions = ["approve"]
+
+    @admin.action(description="Approve the selected self-serve merchants")
+    def approve(self, request, queryset):
+        for merchant in queryset.filter(is_approved=False):
+            services.merchant_approve(merchant=merchant)
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("id", "user", "merchant", "role", "created_at")
+    list_filter = ("role",)
+    search_fields = ("user__email", "merchant__name")
+    raw_id_fields = ("user", "merchant")
 
 
 @admin.register(Store)

@@ -21,6 +21,9 @@ class Merchant(models.Model):
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     default_currency = models.CharField(max_length=3, default="CNY")
     created_at = models.DateTimeField(auto_now_add=True)
+    # False for a self-serve sign-up while CONSOLE_SIGNUP_REQUIRES_APPROVAL waits for an
+    # operator (the admin's "approve" action); its members see a waiting page, nothing else.
+    is_approved = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["id"]
@@ -125,3 +128,27 @@ class TerminalRequestNonce(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["terminal", "nonce"], name="terminal_nonce_unique"),
         ]
+
+
+class Membership(models.Model):
+    """A person's role in one merchant: the console's caller (a Member). One person may belong
+    to several merchants; the console keeps the active one in the session."""
+
+    Role = callers.Role
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "merchant"], name="membership_unique_per_merchant"),
+            models.CheckConstraint(
+                condition=Q(role__in=["admin", "brand", "finance"]), name="membership_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.merchant.name} ({self.role})"

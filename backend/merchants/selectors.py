@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from .models import ApiKey, Merchant, Store, Terminal
+from .models import ApiKey, Membership, Merchant, Store, Terminal
 
 
 def stores_for(*, merchant: Merchant, active: bool | None = None) -> QuerySet[Store]:
@@ -39,3 +39,8 @@ def api_keys_for(*, merchant: Merchant) -> QuerySet[ApiKey]:
 
 def api_key_for(*, merchant: Merchant, api_key_id: int) -> ApiKey | None:
     return ApiKey.objects.filter(merchant=merchant, pk=api_key_id).first()
+
+
+def memberships_of(*, user) -> QuerySet[Membership]:
+    """The merchants a person belongs to, with their role in each (the console's switcher)."""
+    return Membership.objects.filter(user=user).select_related("merchant").order_by("merchant__name", "id")

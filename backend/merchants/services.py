@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import zoneinfo
 from dataclasses import dataclass
 
@@ -13,7 +14,7 @@ from backend.api.errors import CommonErrorCode, ErrorCollector, ServiceError
 
 from . import credentials
 from .errors import MerchantErrorCode
-from .models import ApiKey, Merchant, Store, Terminal
+from .models import ApiKey, Membership, Merchant, Store, Terminal
 
 NAME_MAX = 200
 ADDRESS_MAX = 500
@@ -198,3 +199,50 @@ def terminal_secrets_reencrypt(*, batch_size: int = 500) -> int:
                     Terminal.objects.filter(pk=terminal.pk).update(secret_encrypted=token)
                     changed += 1
             last_id = batch[-1].pk
+
+
+# --- Members: people with a role in a merchant (the console's callers) -------------------
+
+
+@transaction.atomic
+def membership_create(*, user, merchant: Merchant, role: str) -> Membership:
+    """Gives ``user`` the ``role`` in ``merchant`` (or changes the role they already have there).
+
+    Idempotent: one Membership per (user, merchant), whatever the concurrency."""
+    if role not in ApiKey.Role.values:
+        raise ServiceError.single(CommonErrorCode.INVALID, "Role must be admin, brand or finance.", "role")
+    membership, created = Membership.objects.get_or_create(
+        user=user, merchant=merchant, defaults={"role": role}
+    )
+    if not created and membership.role != role:
+        membership.role = role
+        membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def merchant_sign_up(*, user, name: str, requires_approval: bool, timezone_name: str = "UTC") -> Membership:
+    """Self-serve sign-up: a new merchant named ``name`` with ``user`` as its first admin.
+
+    The slug is the name's, made unique with a short suffix when taken; with
+    ``requires_approval`` the merchant waits for an operator (``merchant_approve``)."""
+    errors = ErrorCollector()
+    errors.require_text("name", name, max_length=NAME_MAX)
+    errors.raise_if_any()
+    base = slugify(name)[:50] or "merchant"
+    slug = base
+    while Merchant.objects.filter(slug=slug).exists():
+        slug = f"{base}-{secrets.token_hex(3)}"
+    merchant = merchant_create(name=name, slug=slug, timezone_name=timezone_name)
+    if requires_approval:
+        merchant.is_approved = False
+        merchant.save(update_fields=["is_approved"])
+    return membership_create(user=user, merchant=merchant, role=ApiKey.Role.ADMIN)
+
+
+@transaction.atomic
+def merchant_approve(*, merchant: Merchant) -> Merchant:
+    """An operator lets a self-serve merchant in (idempotent)."""
+    Merchant.objects.filter(pk=merchant.pk).update(is_approved=True)
+    merchant.is_approved = True
+    return merchant
