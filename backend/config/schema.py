@@ -11,12 +11,14 @@ from backend.coupons import schema as coupons
 from backend.fans import schema as fans
 from backend.merchants import schema as merchants
 from backend.redemptions import schema as redemptions
+from backend.team import schema as team
 from backend.till import schema as till
 from backend.webhooks import schema as webhooks
 
 APPS = (
     merchants,
     audit,
+    team,
     audience,
     campaigns,
     coupons,

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "backend.redemptions",
     "backend.outbox",
     "backend.audit",
+    "backend.team",
     "backend.till",
     "backend.webhooks",
     "backend.notifications",

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('merchants', '0002_terminal_nonce_v2'),
+        ('merchants', '0003_membership_and_signup_approval'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
