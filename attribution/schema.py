@@ -6,6 +6,7 @@ import graphene
 import pandas as pd
 from django.urls import reverse
 from graphene import relay
+from graphene_django.fields import DjangoConnectionField
 from graphql import GraphQLError
 
 from backend.api import ids
@@ -13,7 +14,7 @@ from backend.api.errors import ServiceError
 from backend.api.mutations import BaseMutation
 from backend.api.permissions import BRAND, FINANCE, not_found, require_key
 from backend.api.scalars import Date, DateTime, Money
-from backend.api.types import MerchantScopedType
+from backend.api.types import CountableConnection, MerchantScopedType
 
 from . import exports, selectors, services
 from .errors import AttributionErrorCode
@@ -158,6 +159,7 @@ class ReportExportType(MerchantScopedType):
         name = "ReportExport"
         fields = ("row_count", "error", "created_at", "started_at", "finished_at")
         interfaces = (relay.Node,)
+        connection_class = CountableConnection
 
     def resolve_downloads(export, info):
         if export.status != ReportExport.Status.SUCCEEDED:
@@ -212,6 +214,9 @@ class Query(graphene.ObjectType):
         description="Finance report over attribution records (brand or finance role).",
     )
     report_export = graphene.Field(ReportExportType, id=graphene.ID(required=True))
+    report_exports = DjangoConnectionField(
+        ReportExportType, description="The caller's exports, newest first."
+    )
     attribution_reconcile = graphene.Field(
         ReconcileReport,
         required=True,
@@ -244,6 +249,10 @@ class Query(graphene.ObjectType):
         if export is None:
             raise not_found("Report export")
         return export
+
+    def resolve_report_exports(root, info, **kwargs):
+        caller = require_key(info, REPORT_ROLES)
+        return selectors.exports_for(merchant=caller.merchant)
 
     def resolve_attribution_reconcile(root, info, date_from, date_to):
         caller = require_key(info, RECONCILE_ROLES)

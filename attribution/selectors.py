@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db.models import QuerySet
+
 from backend.merchants.models import Merchant
 
 from . import reconcile as reconciliation
@@ -18,6 +20,11 @@ def report_for(*, merchant: Merchant, dimension: Dimension, filters: ReportFilte
 
 def export_for(*, merchant: Merchant, export_id: int) -> ReportExport | None:
     return ReportExport.objects.filter(merchant=merchant, pk=export_id).first()
+
+
+def exports_for(*, merchant: Merchant) -> QuerySet[ReportExport]:
+    """The merchant's report exports, newest first."""
+    return ReportExport.objects.filter(merchant=merchant).order_by("-created_at", "-pk")
 
 
 def reconcile_for(

@@ -7,7 +7,8 @@ reused wherever it is spread, so the measure is linear in the document's size, a
 refusal names the limit and the numbers that broke it (``QUERY_TOO_COMPLEX``).
 
 Counted, after fragments are expanded (without expanding them in memory):
-- fields, and the depth of the deepest one (introspection fields ``__*`` do not deepen);
+- fields, and the depth of the deepest one (introspection fields, ``__*`` and the fields of
+  the ``__*`` types, do not deepen);
 - a cost in the spirit of Shopify's and GitHub's: every field is 1 (a report or a job
   started is more: GRAPHQL_FIELD_COSTS), and a field's children are multiplied by the
   number of rows it may return (``first``/``last``, else the page size for a connection).
@@ -109,6 +110,13 @@ def too_complex(limit: str, value: int, maximum: int, what: str) -> QueryRefused
             extensions={"code": QUERY_TOO_COMPLEX, "limit": limit, "value": value, "maximum": maximum},
         )
     )
+
+
+def _introspection(name: str, parent: GraphQLNamedType | None) -> bool:
+    """``__schema``, ``__type`` and every field of an introspection type (``__Type.ofType``):
+    the schema's own description, cheap to resolve and bounded by the field count, so they do
+    not deepen (GraphiQL's introspection query nests ``ofType`` nine levels deep)."""
+    return name.startswith("__") or (parent is not None and parent.name.startswith("__"))
 
 
 def invalid(message: str, code: str = "GRAPHQL_VALIDATION_FAILED") -> QueryRefused:
@@ -246,7 +254,7 @@ class _Analysis:
                 total.fields += 1 + children.fields
                 own = self.field_costs.get(f"{parent.name}.{name}", 1) if parent is not None else 1
                 total.cost += own + rows * children.cost
-                if selection.selection_set is not None and not name.startswith("__"):
+                if selection.selection_set is not None and not _introspection(name, parent):
                     total.depth = max(total.depth, 1 + children.depth)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition

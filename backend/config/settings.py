@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "graphene_django",
     "djstripe",
+    "backend.gateway",  # /graphql/: its GraphiQL page and vendored static files
     "backend.merchants",
     "backend.audience",
     "backend.campaigns",

@@ -145,6 +145,13 @@ def run_operation(
     return result
 
 
-def payload_errors(payload: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """A mutation payload's ``errors { field code message }`` (empty when it succeeded)."""
-    return list((payload or {}).get("errors") or [])
+def payload_errors(payload: dict[str, Any] | None, *, target: str = "id") -> list[dict[str, Any]]:
+    """A mutation payload's ``errors { field code message }`` (empty when it succeeded).
+
+    A NOT_FOUND on the argument naming the object acted on (``target``, "id" by default) is
+    not a form error: the page does not exist for this member, so it raises the 404 page."""
+    errors = list((payload or {}).get("errors") or [])
+    for error in errors:
+        if error["code"] == "NOT_FOUND" and error.get("field") in (target, None):
+            raise ApiError("NOT_FOUND", error["message"])
+    return errors

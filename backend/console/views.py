@@ -6,11 +6,11 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from .access import has_totp, mfa_required_for
 from .members import active_membership, switch_merchant
+from .responses import redirect_back
 
 
 def root(request):
@@ -29,10 +29,7 @@ def switch(request):
         return HttpResponseBadRequest("merchant")
     if not switch_merchant(request, merchant_id):
         return render(request, "console/no_membership.html", status=404)
-    target = request.POST.get("next") or ""
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        target = ""
-    return redirect(target or "console:home")
+    return redirect_back(request, "console:home")
 
 
 @login_required

@@ -51,6 +51,8 @@ class IssuanceJobType(DjangoObjectType):
         return ids.encode("Placement", root.placement_id)
 
     def resolve_fan_count(root, info):
+        if hasattr(root, "named_fans"):  # counted by the selector
+            return root.named_fans
         return None if root.fan_ids is None else len(root.fan_ids)
 
 

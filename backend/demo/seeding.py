@@ -14,6 +14,8 @@ from backend.campaigns import demo as campaigns_demo
 from backend.coupons import demo as coupons_demo
 from backend.merchants import demo as merchants_demo
 
+from . import people
+
 # After the merchants (whose credentials come first), in the order of the floors.
 STEPS = (audience_demo.seed, campaigns_demo.seed, coupons_demo.seed)
 
@@ -27,6 +29,7 @@ def seed_demo() -> list[str]:
     lines += [f"  {m:<14} {store:<22} {uid}  {secret}" for m, store, uid, secret in creds.terminals]
     for step in STEPS:
         lines += step()
+    lines += people.seed()  # console members of the demo merchants, and the /admin/ operator
     for hook in settings.DEMO_SEED_HOOKS:
         lines += import_string(hook)()
     return lines

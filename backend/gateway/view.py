@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseNotAllowed, JsonResponse, QueryDict
+from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from graphene_django.settings import graphene_settings
@@ -169,6 +170,8 @@ class _Invalid(Exception):
 
 @method_decorator(csrf_exempt, name="dispatch")
 class ApiGraphQLView(GraphQLView):
+    graphiql_template = "gateway/graphiql.html"
+
     def __init__(self, **kwargs):
         rules = validation_rules(debug=settings.DEBUG)
         kwargs.setdefault("validation_rules", rules)
@@ -201,6 +204,18 @@ class ApiGraphQLView(GraphQLView):
             return service_unavailable()
         logger.error("graphql.unhandled_error", exc_info=exc)
         return _error_response("INTERNAL_ERROR", "Internal error.", 500)
+
+    def render_graphiql(self, request, **data):
+        """GraphiQL (DEBUG only) from the vendored files under static/gateway/graphiql/: no
+        CDN, so it works offline; graphene-django's versions and SRI hashes are not needed."""
+        settings_for_page = {
+            "graphiqlHeaderEditorEnabled": bool(data["graphiql_header_editor_enabled"]),
+            "graphiqlShouldPersistHeaders": bool(data["graphiql_should_persist_headers"]),
+            "graphiqlInputValueDeprecation": bool(data["graphiql_input_value_deprecation"]),
+        }
+        if data.get("subscription_path"):
+            settings_for_page["subscriptionPath"] = data["subscription_path"]
+        return render(request, self.graphiql_template, {"graphene_settings": settings_for_page})
 
     def get_response(self, request, data, show_graphiql=False):
         if not isinstance(data, dict):

@@ -218,3 +218,14 @@ def test_a_mutation_over_get_is_a_json_405(client, key):
     response = client.get("/graphql/", {"query": query}, HTTP_AUTHORIZATION=f"Bearer {key}")
     assert response.status_code == 405
     assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+
+
+def test_under_debug_graphiqls_introspection_query_runs(api, settings):
+    """GraphiQL (and other tools) ask graphql-js's introspection query: ``ofType`` nested
+    nine deep. The fields of the introspection types do not count towards the depth limit."""
+    from graphql import get_introspection_query
+
+    settings.DEBUG = True
+    query = get_introspection_query(descriptions=True, input_value_deprecation=True)
+    data = api.execute(query).ok()
+    assert data["__schema"]["queryType"]["name"] == "Query"

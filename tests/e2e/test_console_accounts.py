@@ -29,7 +29,9 @@ def confirmation_link(message) -> str:
 def test_sign_up_creates_a_merchant_with_its_first_admin_after_the_email_is_verified(client):
     response = sign_up(client)
     assert response.status_code == 302 and response.url == "/accounts/confirm-email/"
-    membership = Membership.objects.select_related("merchant", "user").get(user__email="owner@dessert.example")
+    membership = Membership.objects.select_related("merchant", "user").get(
+        user__email="owner@dessert.example"
+    )
     assert membership.role == "admin" and membership.merchant.name == "Dessert Lab 甜品实验室"
     assert membership.merchant.is_approved
 
@@ -85,9 +87,10 @@ def test_password_reset_by_email(client):
     new = "another long passphrase 8"
     done = client.post(action, {"password1": new, "password2": new})
     assert done.status_code == 302
-    assert client.login(username=member.email, password=new) or client.post(
-        "/accounts/login/", {"login": member.email, "password": new}
-    ).status_code == 302
+    assert (
+        client.login(username=member.email, password=new)
+        or client.post("/accounts/login/", {"login": member.email, "password": new}).status_code == 302
+    )
 
 
 def test_sign_in_asks_the_totp_code_of_admins(client):

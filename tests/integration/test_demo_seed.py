@@ -51,3 +51,25 @@ def test_seed_demo_is_idempotent_and_names_codes(tmp_path):
     assert Campaign.objects.filter(name=campaigns_demo.CAMPAIGN).count() == 1
     assert Placement.objects.count() == 1
     assert Coupon.objects.count() == issued
+
+
+def test_seed_demo_creates_console_members_and_an_operator_idempotently(tmp_path):
+    from django.contrib.auth import get_user_model
+
+    from backend.merchants.models import Membership
+
+    out = tmp_path / "demo-credentials.txt"
+    call_command("seed_demo", out=str(out))
+    first = out.read_text()
+    roles = set(Membership.objects.values_list("merchant__slug", "role"))
+    assert roles == {(m, r) for m in ("sweet-spoon", "mochi-cartoon") for r in ("admin", "brand", "finance")}
+    line = next(line for line in first.splitlines() if "brand@sweet-spoon.example" in line)
+    password = line.split()[-1]
+    user = get_user_model().objects.get(email="brand@sweet-spoon.example")
+    assert user.check_password(password) and user.emailaddress_set.get().verified
+    operator = get_user_model().objects.get(username="operator")
+    assert operator.is_superuser and "Operator (/admin/)" in first
+
+    call_command("seed_demo", out=str(out))
+    assert out.read_text() == first
+    assert Membership.objects.count() == 6

@@ -1,18 +1,35 @@
-"""Campaigns: the issuer's campaigns with live counters (htmx polls the same view)."""
+"""Campaigns: the issuer's list with live counters (htmx polls the same view), create, and the
+lifecycle moves (activate, pause, resume, end), each one API mutation."""
 
 from __future__ import annotations
 
-from django.shortcuts import render
+from django import forms
+from django.contrib import messages
+from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 
 from backend.console.access import console_page
+from backend.console.forms import MoneyField, PercentField, add_api_errors, api_input
 from backend.console.nav import NavItem
-from backend.console.operations import run_operation
+from backend.console.operations import payload_errors, run_operation
+from backend.console.responses import redirect_back
 
 STATUSES = ("DRAFT", "ACTIVE", "PAUSED", "ENDED")
 PAGE_SIZE = 50
 POLL_SECONDS = 5
+WRITERS = ("admin", "brand")  # the API's campaign writers; others are not offered the controls
+
+BENEFIT_KINDS = [
+    ("AMOUNT_OFF", _("Amount off")),
+    ("PERCENT_OFF", _("Percent off, with a cap")),
+    ("FREE_ITEM", _("A free item")),
+]
+
+
+def can_write(request) -> bool:
+    return request.caller.role in WRITERS
 
 
 @console_page
@@ -28,11 +45,82 @@ def campaign_list(request):
         "status": status if status in STATUSES else "",
         "statuses": STATUSES,
         "poll_seconds": POLL_SECONDS,
+        "can_write": can_write(request),
     }
     if request.headers.get("HX-Request"):
         return render(request, "console/campaigns/_rows.html", context)
     return render(request, "console/campaigns/list.html", context)
 
 
-urlpatterns = [path("campaigns/", campaign_list, name="campaigns")]
-NAV = [NavItem(label=_("Campaigns"), url_name="console:campaigns", order=10)]
+class CampaignForm(forms.Form):
+    """The campaign's terms as people type them; names are the API's input fields (snake_case),
+    so its errors land on the right field. Amounts in major units, shares in percent."""
+
+    name = forms.CharField(label=_("Name"), max_length=200, required=False)
+    description = forms.CharField(
+        label=_("Description"), widget=forms.Textarea(attrs={"rows": 2}), required=False
+    )
+    benefit_kind = forms.ChoiceField(label=_("Benefit"), choices=BENEFIT_KINDS)
+    amount_off = MoneyField(label=_("Amount off"))
+    percent_off_bps = PercentField(label=_("Percent off (%)"))
+    percent_cap = MoneyField(label=_("Most taken off"))
+    free_item_name = forms.CharField(label=_("Free item"), max_length=200, required=False)
+    free_item_value = MoneyField(label=_("Free item's price"))
+    min_spend = MoneyField(label=_("Minimum spend"))
+    currency = forms.CharField(label=_("Currency"), max_length=3, required=False)
+    valid_days_after_issue = forms.IntegerField(label=_("Valid for (days after issue)"), required=False)
+    max_redemptions = forms.IntegerField(label=_("Most write-offs"), required=False)
+    budget_cap = MoneyField(label=_("Budget (fees)"))
+    fee_per_redemption = MoneyField(label=_("Fee per write-off"))
+    publisher_share_bps = PercentField(label=_("Publisher's share of the fee (%)"))
+
+
+@console_page(roles=WRITERS)
+def campaign_create(request):
+    form = CampaignForm(request.POST or None, initial={"benefit_kind": "AMOUNT_OFF"})
+    if request.method == "POST" and form.is_valid():
+        campaign_input = {"name": form.cleaned_data["name"], **api_input(form)}
+        payload = run_operation(request, "campaigns_create", {"input": campaign_input}).data["campaignCreate"]
+        if not payload["errors"]:
+            messages.success(request, _("Campaign “%(name)s” created as a draft.") % payload["campaign"])
+            return redirect("console:campaigns")
+        add_api_errors(form, payload["errors"])
+    status = 400 if form.errors else 200
+    return render(request, "console/campaigns/create.html", {"form": form}, status=status)
+
+
+# The lifecycle moves: (operation, payload field, message on success).
+MOVES = {
+    "activate": ("campaigns_activate", "campaignActivate", _("The campaign is active.")),
+    "pause": ("campaigns_pause", "campaignPause", _("The campaign is paused.")),
+    "resume": ("campaigns_resume", "campaignResume", _("The campaign is active again.")),
+    "end": ("campaigns_end", "campaignEnd", _("The campaign has ended.")),
+}
+
+
+@require_POST
+@console_page
+def campaign_move(request, campaign_id: str, move: str):
+    operation, field, done = MOVES[move]
+    payload = run_operation(request, operation, {"id": campaign_id}).data[field]
+    errors = payload_errors(payload)
+    for error in errors:
+        messages.error(request, f"{error['message']} ({error['code']})")
+    if not errors:
+        messages.success(request, done)
+    return redirect_back(request, "console:campaigns")
+
+
+urlpatterns = [
+    path("campaigns/", campaign_list, name="campaigns"),
+    path("campaigns/new/", campaign_create, name="campaign-create"),
+    *[
+        path(f"campaigns/<gid:campaign_id>/{move}/", campaign_move, {"move": move}, name=f"campaign-{move}")
+        for move in MOVES
+    ],
+]
+NAV = [
+    NavItem(
+        label=_("Campaigns"), url_name="console:campaigns", order=10, active_for=("console:campaign-create",)
+    )
+]
