@@ -49,7 +49,9 @@ class SignupForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         if not (cleaned.get("merchant_name") or "").strip() and not self.joining():
-            self.add_error("merchant_name", forms.ValidationError(_("This field is required."), code="required"))
+            self.add_error(
+                "merchant_name", forms.ValidationError(_("This field is required."), code="required")
+            )
         return cleaned
 
     def signup(self, request, user) -> None:
