@@ -71,6 +71,7 @@ def activity(request):
     for edge in trail["edges"]:
         node = dict(edge["node"])
         summary = json.loads(node["input"]) if isinstance(node["input"], str) else node["input"]
+        node["when"] = node["createdAt"][:19].replace("T", " ")
         node["input_text"] = json.dumps(summary, ensure_ascii=False, sort_keys=True)
         rows.append(node)
     query = request.GET.copy()
