@@ -56,7 +56,8 @@ def seed() -> list[str]:
     password = _password(SUPERUSER)
     User = get_user_model()
     operator, _ = User.objects.get_or_create(
-        username=SUPERUSER, defaults={"email": "operator@network.example", "is_staff": True, "is_superuser": True}
+        username=SUPERUSER,
+        defaults={"email": "operator@network.example", "is_staff": True, "is_superuser": True},
     )
     if not (operator.is_staff and operator.is_superuser and operator.check_password(password)):
         operator.is_staff = operator.is_superuser = True

@@ -6,6 +6,7 @@ import secrets
 import zoneinfo
 from dataclasses import dataclass
 
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -242,7 +243,24 @@ def merchant_sign_up(*, user, name: str, requires_approval: bool, timezone_name:
 
 @transaction.atomic
 def merchant_approve(*, merchant: Merchant) -> Merchant:
-    """An operator lets a self-serve merchant in (idempotent)."""
-    Merchant.objects.filter(pk=merchant.pk).update(is_approved=True)
+    """An operator lets a self-serve merchant in; its admins get a mail once, after commit
+    (approving an approved merchant changes and sends nothing)."""
+    changed = Merchant.objects.filter(pk=merchant.pk, is_approved=False).update(is_approved=True)
     merchant.is_approved = True
+    if changed:
+        recipients = list(
+            Membership.objects.filter(merchant=merchant, role=ApiKey.Role.ADMIN)
+            .exclude(user__email="")
+            .values_list("user__email", flat=True)
+        )
+        if recipients:
+            transaction.on_commit(
+                lambda: send_mail(
+                    subject=f"{merchant.name} is approved",
+                    message=f"{merchant.name} can now use the coupon network's console. Sign in to start.",
+                    from_email=None,
+                    recipient_list=recipients,
+                    fail_silently=True,
+                )
+            )
     return merchant

@@ -15,6 +15,12 @@ pytestmark = pytest.mark.django_db
 PASSWORD = "a long enough passphrase 7"
 
 
+@pytest.fixture(autouse=True)
+def _no_rate_limits(settings):
+    # allauth keeps its rate limits in the cache (Redis), across tests and runs.
+    settings.ACCOUNT_RATE_LIMITS = False
+
+
 def sign_up(client, email="owner@dessert.example", name="Dessert Lab 甜品实验室"):
     return client.post(
         "/accounts/signup/",
@@ -47,7 +53,9 @@ def test_sign_up_creates_a_merchant_with_its_first_admin_after_the_email_is_veri
     assert client.get("/console/").url == "/console/mfa-required/"
 
 
-def test_sign_up_can_wait_for_the_operators_approval(client, settings, admin_client):
+def test_sign_up_can_wait_for_the_operators_approval(
+    client, settings, admin_client, django_capture_on_commit_callbacks
+):
     settings.CONSOLE_SIGNUP_REQUIRES_APPROVAL = True
     sign_up(client, email="wait@example.com", name="Waiting Tea")
     membership = Membership.objects.select_related("merchant").get(user__email="wait@example.com")
@@ -56,12 +64,17 @@ def test_sign_up_can_wait_for_the_operators_approval(client, settings, admin_cli
     page = client.get("/console/")
     assert page.status_code == 403 and "Waiting for approval" in page.content.decode()
 
-    admin_client.post(
-        "/admin/merchants/merchant/",
-        {"action": "approve", "_selected_action": [membership.merchant.pk]},
-    )
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            "/admin/merchants/merchant/",
+            {"action": "approve", "_selected_action": [membership.merchant.pk]},
+        )
     membership.merchant.refresh_from_db()
     assert membership.merchant.is_approved
+    assert client.get("/console/").status_code == 302  # on to TOTP set-up: the pages are open
+    (approved,) = mail.outbox
+    assert approved.to == ["wait@example.com"] and "Waiting Tea is approved" in approved.subject
 
 
 def test_sign_up_without_a_business_name_is_refused(client):

@@ -56,3 +56,11 @@ STATUS_LABELS = {
 @register.filter
 def status_label(value: str) -> str:
     return STATUS_LABELS.get(str(value).upper(), value)
+
+
+ROLE_LABELS = {"admin": _("Admin"), "brand": _("Brand"), "finance": _("Finance")}
+
+
+@register.filter
+def role_label(role: str) -> str:
+    return ROLE_LABELS.get(role, role)
