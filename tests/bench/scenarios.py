@@ -23,7 +23,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from . import attacks, claims, invariants, servers, sql, world
+from . import attacks, claims, console, invariants, servers, sql, world
 from .sizes import Sizes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -1011,6 +1011,7 @@ SCENARIOS: dict[int, Callable[[Context], list[Row]]] = {
     7: s7_ledger_lock,
     8: claims.s8_claims,
     9: attacks.s9_attacks,
+    10: console.s10_console,
 }
 
 

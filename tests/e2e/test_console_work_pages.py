@@ -238,3 +238,39 @@ def test_make_terminal_is_listed_for_the_admin(client):
     member = make_member(merchant, "admin")
     listing = html_of(signed_in(client, member).get("/console/stores/"))
     assert terminal.uid in listing and "Mall" in listing
+
+
+def _writeoffs(issuer, campaigns: int, per_campaign: int = 2) -> None:
+    from attribution import services as attribution_services
+    from tests.factories import billing_setup, write_off
+
+    redemptions = []
+    for _ in range(campaigns):
+        setup = billing_setup(issuer=issuer)
+        redemptions += [write_off(setup) for _ in range(per_campaign)]
+    attribution_services.record_for_redemptions(redemption_ids=[r.pk for r in redemptions])
+
+
+def _report_queries(client, path: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(path)  # warm: the session row and the document cache
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(path).status_code == 200
+    return len(captured)
+
+
+@pytest.mark.parametrize("dimension", ["DAY", "PUBLISHER", "STORE", "CAMPAIGN"])
+def test_report_page_query_count_is_pinned(client, dimension, django_assert_max_num_queries):
+    member = make_member(MerchantFactory(), "finance")
+    signed_in(client, member)
+    path = f"/console/reports/?dimension={dimension}"
+    _writeoffs(member.merchant, campaigns=1)
+    few = _report_queries(client, path)
+    _writeoffs(member.merchant, campaigns=6)
+    many = _report_queries(client, path)
+    assert many == few  # the report is grouped in SQL: rows cost no queries
+    with django_assert_max_num_queries(8):
+        html = html_of(client.get(path))
+    assert 'id="report-chart-data"' in html

@@ -107,3 +107,9 @@ def test_claims_through_the_page_and_raw_sql(ctx):
     _measured(rows)
     assert rows[0].notes == ""  # every claim bound, the quota exact
     _invariants_hold()
+
+
+def test_console_page_and_the_same_operation_over_http(ctx):
+    rows = scenarios.SCENARIOS[10](ctx)
+    _measured(rows)
+    assert "outcomes" not in rows[0].notes  # every page 200, every answer the 60 campaigns

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from backend.console.access import console_page
 from backend.console.nav import NavItem
 from backend.console.operations import ApiError, run_operation
+from backend.console.screens import PUBLISHER, Screen
 
 FINANCE = ("finance",)
 PAGE_SIZE = 50
@@ -23,7 +24,9 @@ ACCOUNTS = ("ISSUER_RECEIVABLE", "PUBLISHER_PAYABLE")
 
 
 class LedgerFilterForm(forms.Form):
-    period = forms.RegexField(label=_("Month"), regex=PERIOD, required=False, help_text=_("YYYY-MM"))
+    period = forms.RegexField(
+        label=_("Month"), regex=PERIOD, required=False, widget=forms.TextInput(attrs={"type": "month"})
+    )
     state = forms.ChoiceField(label=_("State"), required=False)
     account = forms.ChoiceField(label=_("Account"), required=False)
 
@@ -103,6 +106,10 @@ urlpatterns = [
     path("invoices/", invoice_list, name="invoices"),
     path("invoices/<gid:id>/", invoice_detail, name="invoice"),
     path("statement/", statement, name="statement"),
+]
+SCREENS = [
+    Screen("invoice", "/console/invoices/", role="finance", follow="tbody a"),
+    Screen("statement", "/console/statement/", role="finance", merchant=PUBLISHER),
 ]
 NAV = [
     NavItem(label=_("Ledger"), url_name="console:ledger", order=80, roles=FINANCE),

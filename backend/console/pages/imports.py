@@ -15,6 +15,7 @@ from backend.console.access import console_page
 from backend.console.forms import add_api_errors
 from backend.console.nav import NavItem
 from backend.console.operations import ApiError, payload_errors, run_operation
+from backend.console.screens import PUBLISHER, Screen
 
 PAGE_SIZE = 50
 POLL_SECONDS = 1
@@ -111,6 +112,10 @@ urlpatterns = [
     path("imports/", import_list, name="fan-imports"),
     path("imports/new/", import_create, name="fan-import-create"),
     path("imports/<gid:id>/", import_detail, name="fan-import"),
+]
+SCREENS = [
+    Screen("fan-imports", "/console/imports/", merchant=PUBLISHER),
+    Screen("fan-import", "/console/imports/", merchant=PUBLISHER, follow="#import-rows tbody a"),
 ]
 NAV = [
     NavItem(

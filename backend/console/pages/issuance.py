@@ -15,6 +15,7 @@ from backend.console.access import console_page
 from backend.console.forms import add_api_errors
 from backend.console.nav import NavItem
 from backend.console.operations import ApiError, payload_errors, run_operation
+from backend.console.screens import PUBLISHER, Screen
 
 PAGE_SIZE = 50
 POLL_SECONDS = 1
@@ -116,6 +117,10 @@ urlpatterns = [
     path("issuance/", job_list, name="issuance"),
     path("issuance/start/", job_start, name="issuance-start"),
     path("issuance/<gid:id>/", job_detail, name="issuance-job"),
+]
+SCREENS = [
+    Screen("issuance", "/console/issuance/", merchant=PUBLISHER),
+    Screen("issuance-job", "/console/issuance/", merchant=PUBLISHER, follow="#job-rows tbody a"),
 ]
 NAV = [
     NavItem(

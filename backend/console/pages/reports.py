@@ -8,6 +8,7 @@ One operation per page (``attributionReport``); exports are ``reportExportCreate
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 from django import forms
 from django.contrib import messages
@@ -21,6 +22,7 @@ from django.views.decorators.http import require_POST
 from backend.console.access import console_page
 from backend.console.nav import NavItem
 from backend.console.operations import payload_errors, run_operation
+from backend.console.screens import Screen
 
 READERS = ("brand", "finance")
 DIMENSIONS = {
@@ -49,13 +51,15 @@ class ReportFilterForm(forms.Form):
         return data
 
 
-def default_range() -> tuple[dt.date, dt.date]:
-    today = timezone.localdate()
+def default_range(time_zone: str) -> tuple[dt.date, dt.date]:
+    """The last 30 days, in the merchant's time zone (the report's days are the merchant's)."""
+    today = timezone.localdate(timezone=zoneinfo.ZoneInfo(time_zone))
     return today - dt.timedelta(days=DEFAULT_DAYS - 1), today
 
 
-def _filter_form(params) -> ReportFilterForm:
-    start, end = default_range()
+def _filter_form(request, params) -> ReportFilterForm:
+    me = run_operation(request, "merchants_me").data["me"]
+    start, end = default_range(me["timezone"])
     data = {"dimension": "DAY", "date_from": start.isoformat(), "date_to": end.isoformat()}
     data.update({k: v for k, v in params.items() if k in ("dimension", "date_from", "date_to")})
     return ReportFilterForm(data)
@@ -88,7 +92,7 @@ def chart_data(dimension: str, rows: list[dict]) -> dict:
 
 @console_page(roles=READERS)
 def report(request):
-    form = _filter_form(request.GET)
+    form = _filter_form(request, request.GET)
     report_data, errors = None, []
     dimension = "DAY"
     if form.is_valid():
@@ -123,7 +127,7 @@ def report(request):
 @require_POST
 @console_page(roles=READERS)
 def export_create(request):
-    form = _filter_form(request.POST)
+    form = _filter_form(request, request.POST)
     if form.is_valid():
         payload = run_operation(
             request,
@@ -161,6 +165,11 @@ urlpatterns = [
     path("reports/", report, name="reports"),
     path("reports/exports/", export_list, name="report-exports"),
     path("reports/exports/new/", export_create, name="report-export-create"),
+]
+SCREENS = [
+    Screen("reports", "/console/reports/", role="finance"),
+    Screen("reports-by-campaign", "/console/reports/?dimension=CAMPAIGN", role="finance"),
+    Screen("report-exports", "/console/reports/exports/", role="finance"),
 ]
 NAV = [
     NavItem(label=_("Reports"), url_name="console:reports", order=70, roles=READERS),

@@ -15,7 +15,8 @@ register = template.Library()
 
 @register.filter
 def when(value) -> str:
-    """An API DateTime ("2026-12-02T19:20:00+00:00") in the server's time zone, localized."""
+    """An API DateTime ("2026-12-02T19:20:00+00:00") in the server's time zone, as
+    "2026-12-02 19:20" in every language (finance pages compare dates across rows)."""
     if not value:
         return ""
     try:
@@ -24,7 +25,7 @@ def when(value) -> str:
         return str(value)
     if timezone.is_aware(moment):
         moment = timezone.localtime(moment)
-    return formats.date_format(moment, "SHORT_DATETIME_FORMAT")
+    return formats.date_format(moment, "Y-m-d H:i")
 
 
 STATE_LABELS = {
@@ -58,10 +59,17 @@ STATE_LABELS = {
 }
 
 
+LEDGER_LABELS = {"PENDING": pgettext_lazy("ledger", "Pending")}
+
+
 @register.filter
-def state_label(value) -> str:
-    """A state or kind from the API, in the member's language (the code itself if unknown)."""
-    return STATE_LABELS.get(str(value).upper(), value)
+def state_label(value, context: str = "") -> str:
+    """A state or kind from the API, in the member's language (the code itself if unknown).
+    ``state|state_label:"ledger"`` for a ledger line's state."""
+    key = str(value).upper()
+    if context == "ledger" and key in LEDGER_LABELS:
+        return LEDGER_LABELS[key]
+    return STATE_LABELS.get(key, value)
 
 
 @register.filter

@@ -24,7 +24,8 @@
             backgroundColor: "rgba(11, 92, 173, 0.75)",
             borderColor: "#0b5cad",
             borderWidth: 2,
-            tension: 0.2,
+            tension: 0,
+            maxBarThickness: 36,
             fill: false,
           },
         ],
@@ -35,7 +36,11 @@
         maintainAspectRatio: false,
         indexAxis: data.horizontal ? "y" : "x",
         plugins: { legend: { display: false } },
-        scales: { x: { beginAtZero: true }, y: { beginAtZero: true } },
+        // Write-offs are whole numbers: no 0.5 ticks.
+        scales: {
+          x: { beginAtZero: true, ticks: { precision: 0 } },
+          y: { beginAtZero: true, ticks: { precision: 0 } },
+        },
       },
     });
     canvas.setAttribute("data-rendered", String(chart.data.labels.length));
