@@ -86,7 +86,7 @@ def test_screenshots_of_team_and_activity(live_server, console_page, member_fact
     page.locator("#role-3").select_option("FINANCE")  # brand@example.com becomes finance
     page.locator("#role-3").locator("xpath=..").locator('[type="submit"]').click()
     page.wait_for_function("document.querySelector('#role-3').value === 'FINANCE'")
-    suffix = "en" if locale == "en-US" else "zh-hans"
+    suffix = "en" if locale == "en-US" else "zh"
     save_product_screenshot(page, f"console-team-{suffix}")
     page.goto(f"{live_server.url}/console/activity/")
     page.locator('tr[data-operation="memberInvite"]').wait_for()
