@@ -21,6 +21,7 @@ from django.utils import timezone
 from graphql import GraphQLNonNull, get_named_type, is_leaf_type, is_object_type
 
 from attribution import services as attribution_services
+from attribution.models import ReportExport
 from backend.api import ids
 from backend.audience.models import FanImport
 from backend.audit.models import AuditEntry
@@ -178,6 +179,10 @@ def world():
         WebhookAttempt.objects.create(
             delivery=delivery, attempted_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC), url=endpoint.url
         )
+    # report exports (console-pages' reportExports list)
+    ReportExport.objects.bulk_create(
+        ReportExport(merchant=me, dimension="DAY", status="succeeded", files={}) for _ in range(ROWS + 2)
+    )
     # the audit trail, the team and its invitations
     admin_key = ApiKey.objects.filter(merchant=me, role="admin").first()
     AuditEntry.objects.bulk_create(
