@@ -11,7 +11,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from backend.api import ids
+from backend.api.callers import Caller
 from backend.api.errors import CommonErrorCode, ErrorCollector, ServiceError
+from backend.audit.services import record_caller_write
 
 from . import credentials
 from .errors import MerchantErrorCode
@@ -238,7 +241,14 @@ def merchant_sign_up(*, user, name: str, requires_approval: bool, timezone_name:
     if requires_approval:
         merchant.is_approved = False
         merchant.save(update_fields=["is_approved"])
-    return membership_create(user=user, merchant=merchant, role=ApiKey.Role.ADMIN)
+    membership = membership_create(user=user, merchant=merchant, role=ApiKey.Role.ADMIN)
+    record_caller_write(  # the first line of the new merchant's trail: who created it
+        caller=Caller(merchant=merchant, role=membership.role, user=user, membership=membership),
+        operation="merchantSignUp",
+        targets=[{"type": "Merchant", "id": ids.encode("Merchant", merchant.pk)}],
+        summary={"name": merchant.name},
+    )
+    return membership
 
 
 @transaction.atomic

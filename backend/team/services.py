@@ -18,8 +18,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from backend.api.callers import Role
+from backend.api import ids
+from backend.api.callers import Caller, Role
 from backend.api.errors import CommonErrorCode, ErrorCollector, ServiceError
+from backend.audit.services import record_caller_write
 from backend.merchants.models import Membership
 from backend.merchants.services import membership_create
 
@@ -139,6 +141,17 @@ def invitation_accept(*, token: str, user, now: dt.datetime | None = None) -> Me
         raise ServiceError.single(TeamErrorCode.ALREADY_MEMBER, "You are already a member.", "token")
     membership = membership_create(user=user, merchant=invitation.merchant, role=invitation.role)
     Invitation.objects.filter(pk=invitation.pk).update(accepted_at=now, accepted_by=user)
+    # Not a mutation (the invitee has no Caller yet): the trail row is written here, in the
+    # same transaction, with the new member as its actor.
+    record_caller_write(
+        caller=Caller(merchant=invitation.merchant, role=invitation.role, user=user, membership=membership),
+        operation="invitationAccept",
+        targets=[
+            {"type": "Invitation", "id": ids.encode("Invitation", invitation.pk)},
+            {"type": "Member", "id": ids.encode("Member", membership.pk)},
+        ],
+        summary={"email": invitation.email, "role": invitation.role},
+    )
     return membership
 
 

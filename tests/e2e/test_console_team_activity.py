@@ -126,7 +126,46 @@ def test_invitation_link_joins_the_invitee(client, admin, mailoutbox, django_cap
     response = client.post(link)
     assert response.status_code == 302 and response.url == "/console/"
     assert Membership.objects.get(user=grace.user, merchant=admin.merchant).role == "brand"
+    joined = AuditEntry.objects.get(operation="invitationAccept")
+    assert (joined.merchant_id, joined.actor_user_id, joined.summary) == (
+        admin.merchant.pk,
+        grace.user.pk,
+        {"email": "grace@example.com", "role": "brand"},
+    )
     home = client.get("/console/").content.decode()
     assert "Sweet Spoon" in home
     assert 'data-code="INVITATION_CLOSED"' in client.get(link).content.decode()
     assert client.get("/invitations/not-a-token/").status_code == 404
+
+
+def test_sign_up_and_joining_are_in_the_trail(client, settings):
+    """The two writes that are not mutations: a self-serve sign-up (its merchant's first row)
+    and accepting an invitation from a sign-up that made no merchant."""
+    settings.ACCOUNT_RATE_LIMITS = False
+    password = "a long enough passphrase 7"
+    client.post(
+        "/accounts/signup/",
+        {
+            "email": "owner@dessert.example",
+            "password1": password,
+            "password2": password,
+            "merchant_name": "Lab",
+        },
+    )
+    owner = Membership.objects.get(user__email="owner@dessert.example")
+    row = AuditEntry.objects.get(merchant=owner.merchant)
+    assert (row.operation, row.actor_kind, row.actor_user_id) == ("merchantSignUp", "member", owner.user_id)
+
+    invitation_link = "/invitations/anything/"
+    client.logout()
+    client.post(
+        f"/accounts/signup/?next={invitation_link}",
+        {
+            "email": "joiner@example.com",
+            "password1": password,
+            "password2": password,
+            "next": invitation_link,
+        },
+    )
+    assert not Membership.objects.filter(user__email="joiner@example.com").exists()  # no merchant made
+    assert AuditEntry.objects.count() == 1
