@@ -10,7 +10,7 @@ from graphene_django.fields import DjangoConnectionField
 from backend.api import ids
 from backend.api.errors import CommonErrorCode, ServiceError
 from backend.api.mutations import BaseMutation
-from backend.api.permissions import ADMIN, ANY_KEY, BRAND, require_key
+from backend.api.permissions import ADMIN, ANY_KEY, BRAND, not_found, require_key
 from backend.api.scalars import DateTime
 from backend.api.selection import selected_paths
 from backend.api.types import CountableConnection, MerchantScopedType
@@ -158,6 +158,11 @@ class Query(graphene.ObjectType):
         category=graphene.String(),
         description="Listed pools of every merchant on the network: public profile and size band only.",
     )
+    directory_pool = graphene.Field(
+        DirectoryPoolType,
+        id=graphene.ID(required=True),
+        description="One listed pool of the directory (to propose a placement into it); NOT_FOUND otherwise.",
+    )
 
     def resolve_fan_pools(root, info, category=None, **kwargs):
         caller = require_key(info, ANY_KEY)
@@ -194,6 +199,13 @@ class Query(graphene.ObjectType):
     def resolve_pool_directory(root, info, category=None, **kwargs):
         require_key(info, ANY_KEY)
         return selectors.directory_pools(category=category)
+
+    def resolve_directory_pool(root, info, id):
+        require_key(info, ANY_KEY)
+        pool = selectors.directory_pool(pool_id=ids.decode("FanPool", id))
+        if pool is None:
+            raise not_found("Pool")
+        return pool
 
 
 class FanPoolCreateInput(graphene.InputObjectType):

@@ -59,6 +59,13 @@ def directory_pools(*, category: str | None = None) -> QuerySet[FanPool]:
     return qs.annotate(member_count=Count("memberships", filter=_consenting("memberships__"))).order_by("id")
 
 
+def directory_pool(*, pool_id: int | None) -> FanPool | None:
+    """One listed pool of the directory (any merchant's), None if unknown or unlisted."""
+    if pool_id is None:
+        return None
+    return directory_pools().filter(pk=pool_id).first()
+
+
 def consenting_member_fan_ids(*, pool: FanPool) -> QuerySet:
     """Ids of the pool's fans whose consent is not withdrawn, in membership order.
 

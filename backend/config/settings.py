@@ -27,12 +27,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
-    # The merchant console (docs/console.md): pages over the public API. Before allauth, so
-    # its templates (allauth's layouts) and translations take precedence.
-    "backend.console",
-    "allauth",
-    "allauth.account",
-    "allauth.mfa",
     "graphene_django",
     "djstripe",
     "backend.gateway",  # /graphql/: its GraphiQL page and vendored static files
@@ -51,6 +45,13 @@ INSTALLED_APPS = [
     "attribution",
     "billing",
     "backend.demo",  # above every app: seeds the demo network (manage.py seed_demo)
+    # The merchant console (docs/console.md): pages over the public API. After the domain apps,
+    # so its catalogue never changes their translations (Django merges catalogues, earlier
+    # apps win); before allauth, so its templates (allauth's layouts) take precedence.
+    "backend.console",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
 ]
 
 MIDDLEWARE = [

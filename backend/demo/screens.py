@@ -100,7 +100,6 @@ def _fan_import() -> None:
     fan_import_run(import_id=created.pk)
 
 
-
 def _people() -> dict[tuple[str, str], object]:
     User = get_user_model()
     people = {}

@@ -424,3 +424,20 @@ def test_list_query_counts_are_flat(api, operation, merchant, brand_key, django_
         ).ok()
     assert members["poolMembers"]["totalCount"] == 30
     assert {e["node"]["fanKind"] for e in members["poolMembers"]["edges"]} == {"PHONE"}
+
+
+def test_one_directory_pool_by_id_listed_only(api, operation, merchant):
+    listed = FanPoolFactory(merchant=merchant, name="Listed one", categories=["cartoon"])
+    unlisted = FanPoolFactory(merchant=merchant, name="Secret", is_listed=False)
+    key = make_api_key(MerchantFactory(), "finance")  # another merchant: the directory is public
+    found = api.execute(
+        operation("audience_directory_pool"), {"id": ids.encode("FanPool", listed.pk)}, key=key
+    ).ok()["directoryPool"]
+    assert found["name"] == "Listed one" and found["sizeBand"] == "<100"
+    for missing in (
+        ids.encode("FanPool", unlisted.pk),
+        ids.encode("FanPool", 10**9),
+        ids.encode("Campaign", listed.pk),
+    ):
+        response = api.execute(operation("audience_directory_pool"), {"id": missing}, key=key)
+        assert response.error_codes == ["NOT_FOUND"] and response.data["directoryPool"] is None

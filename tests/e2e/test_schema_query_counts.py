@@ -133,6 +133,11 @@ def world():
     placement = PlacementFactory(campaign=active_campaign(), pool=big_pool)
     for membership in big_pool.memberships.all():
         CouponFactory(placement=placement, fan_id=membership.fan_id)
+    # report exports, written, each with its files (downloads are links, built without queries)
+    ReportExport.objects.bulk_create(
+        ReportExport(merchant=me, dimension="day", status="succeeded", row_count=1, files={"csv": "x.csv"})
+        for _ in range(ROWS + 2)
+    )
     IssuanceJob.objects.bulk_create(
         IssuanceJob(placement=placement, requested_by=me, status="succeeded") for _ in range(ROWS + 2)
     )
@@ -179,10 +184,6 @@ def world():
         WebhookAttempt.objects.create(
             delivery=delivery, attempted_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC), url=endpoint.url
         )
-    # report exports (console-pages' reportExports list)
-    ReportExport.objects.bulk_create(
-        ReportExport(merchant=me, dimension="DAY", status="succeeded", files={}) for _ in range(ROWS + 2)
-    )
     # the audit trail, the team and its invitations
     admin_key = ApiKey.objects.filter(merchant=me, role="admin").first()
     AuditEntry.objects.bulk_create(

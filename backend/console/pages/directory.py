@@ -12,11 +12,9 @@ from django.utils.translation import gettext_lazy as _
 from backend.console.access import console_page
 from backend.console.forms import PercentField, add_api_errors
 from backend.console.nav import NavItem
-from backend.console.operations import ApiError, run_operation
+from backend.console.operations import run_operation
 
 PAGE_SIZE = 50
-# The propose page finds its pool in the directory (the API has no single directory pool).
-DIRECTORY_SCAN = 500
 WRITERS = ("admin", "brand")
 
 
@@ -54,10 +52,7 @@ class ProposeForm(forms.Form):
 
 @console_page(roles=WRITERS)
 def propose(request, pool_id: str):
-    directory = run_operation(request, "audience_pool_directory", {"first": DIRECTORY_SCAN}).data
-    pool = next((e["node"] for e in directory["poolDirectory"]["edges"] if e["node"]["id"] == pool_id), None)
-    if pool is None:
-        raise ApiError("NOT_FOUND", "Pool not found.")
+    pool = run_operation(request, "audience_directory_pool", {"id": pool_id}).data["directoryPool"]
     campaigns = run_operation(request, "campaigns_list", {"status": "ACTIVE", "first": 100}).data["campaigns"]
     form = ProposeForm(request.POST or None, campaigns=[e["node"] for e in campaigns["edges"]])
     if request.method == "POST" and form.is_valid():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import template
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from backend.fans.templatetags.fan_pages import money as _money
 
@@ -42,14 +43,15 @@ def form_errors(form):
     return {"errors": form.non_field_errors().as_data()}
 
 
+# With a context: "Accepted" alone is the till's "write-off accepted" (核销成功).
 STATUS_LABELS = {
-    "DRAFT": _("Draft"),
-    "ACTIVE": _("Active"),
-    "PAUSED": _("Paused"),
-    "ENDED": _("Ended"),
-    "PROPOSED": _("Proposed"),
-    "ACCEPTED": _("Accepted"),
-    "DECLINED": _("Declined"),
+    "DRAFT": pgettext_lazy("status", "Draft"),
+    "ACTIVE": pgettext_lazy("status", "Active"),
+    "PAUSED": pgettext_lazy("status", "Paused"),
+    "ENDED": pgettext_lazy("status", "Ended"),
+    "PROPOSED": pgettext_lazy("status", "Proposed"),
+    "ACCEPTED": pgettext_lazy("status", "Accepted"),
+    "DECLINED": pgettext_lazy("status", "Declined"),
 }
 
 
