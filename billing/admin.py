@@ -1,7 +1,11 @@
 """Operators' view of billing: read-only. The ledger changes only through services."""
 
 from django.contrib import admin
+from django.db import transaction
 from django.utils import timezone
+
+from backend.api import ids
+from backend.audit.services import record_staff_action
 
 from .models import (
     BillingPeriod,
@@ -142,9 +146,23 @@ class PayoutItemInline(admin.TabularInline):
 
 @admin.action(description="Mark the selected bank transfers paid (the bank executed the batch)")
 def confirm_bank_payouts(modeladmin, request, queryset):
-    done = queryset.filter(method=PayoutAccount.Method.BANK_TRANSFER, status=Payout.Status.SUBMITTED).update(
-        status=Payout.Status.PAID, paid_at=timezone.now()
-    )
+    with transaction.atomic():
+        payouts = list(
+            queryset.filter(method=PayoutAccount.Method.BANK_TRANSFER, status=Payout.Status.SUBMITTED)
+            .select_for_update()
+            .select_related("merchant")
+        )
+        done = Payout.objects.filter(pk__in=[p.pk for p in payouts], status=Payout.Status.SUBMITTED).update(
+            status=Payout.Status.PAID, paid_at=timezone.now()
+        )
+        for payout in payouts:
+            record_staff_action(
+                user=request.user,
+                merchant=payout.merchant,
+                operation="admin.confirmBankPayout",
+                targets=[{"type": "Payout", "id": ids.encode("Payout", payout.pk)}],
+                details={"amount": payout.amount, "currency": payout.currency},
+            )
     modeladmin.message_user(request, f"{done} bank payouts marked paid.")
 
 

@@ -7,8 +7,11 @@ the actor, exactly as the API's ``disputeDecide`` does.
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 
+from backend.api import ids
 from backend.api.errors import ServiceError
+from backend.audit.services import record_staff_action
 
 from . import services
 from .models import Dispute, DisputeAttachment, DisputeEvent
@@ -114,11 +117,21 @@ class DisputeAdmin(admin.ModelAdmin):
         if not decision:
             return
         try:
-            services.dispute_decide(
-                dispute_id=obj.pk,
-                upheld=decision == "upheld",
-                note=form.cleaned_data["decision_text"],
-                actor=services.Actor(user=request.user),
-            )
+            # The decision and the trail rows of both parties commit together.
+            with transaction.atomic():
+                services.dispute_decide(
+                    dispute_id=obj.pk,
+                    upheld=decision == "upheld",
+                    note=form.cleaned_data["decision_text"],
+                    actor=services.Actor(user=request.user),
+                )
+                for merchant in {m.pk: m for m in (obj.issuer, obj.counterparty)}.values():
+                    record_staff_action(
+                        user=request.user,
+                        merchant=merchant,
+                        operation="admin.disputeDecide",
+                        targets=[{"type": "Dispute", "id": ids.encode("Dispute", obj.pk)}],
+                        details={"decision": decision, "note": form.cleaned_data["decision_text"]},
+                    )
         except ServiceError as exc:
             self.message_user(request, f"Not decided: {exc}", level=messages.ERROR)

@@ -13,8 +13,10 @@ from enum import Enum
 from typing import Any, ClassVar
 
 import graphene
+from django.db import transaction
 from graphene.utils.str_converters import to_camel_case
 
+from . import audit
 from .callers import Caller
 from .errors import CommonErrorCode, FieldError, ServiceError
 from .permissions import ANY_KEY, require_key, require_terminal
@@ -86,7 +88,14 @@ def payload_errors(error_codes: ErrorCodes, errors: list[FieldError]) -> list[gr
 
 class BaseMutation(graphene.Mutation):
     """Subclasses set ``roles`` (API-key roles) or ``for_terminal``, their domain's
-    ``error_codes``, and implement ``perform``."""
+    ``error_codes``, and implement ``perform``.
+
+    Every mutation of a member or an API key runs in one transaction with its audit-trail
+    row (backend.api.audit): a write that commits is recorded, a refused one (payload errors,
+    FORBIDDEN, an exception) records nothing. ``audit_redact`` names more input fields to
+    leave out of the trail than the secret-looking ones. A terminal's write-offs and voids
+    are not in the trail: their Redemption rows are their record (terminal, time, outcome).
+    """
 
     class Meta:
         abstract = True
@@ -94,6 +103,7 @@ class BaseMutation(graphene.Mutation):
     roles: ClassVar[tuple[str, ...]] = ANY_KEY
     for_terminal: ClassVar[bool] = False
     error_codes: ClassVar[ErrorCodes] = CommonErrorCode
+    audit_redact: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def __init_subclass_with_meta__(cls, **options: Any) -> None:
@@ -111,8 +121,26 @@ class BaseMutation(graphene.Mutation):
     @classmethod
     def mutate(cls, root, info, **kwargs: Any):
         caller = require_terminal(info) if cls.for_terminal else require_key(info, cls.roles)
-        try:
-            result = cls.perform(caller, info, **kwargs)
-        except ServiceError as exc:
-            return cls(errors=payload_errors(cls.error_codes, exc.errors))
+        if caller.is_terminal:
+            try:
+                result = cls.perform(caller, info, **kwargs)
+            except ServiceError as exc:
+                return cls(errors=payload_errors(cls.error_codes, exc.errors))
+            return cls(errors=[], **result)
+        # The services' own atomic blocks nest as savepoints: the write and its trail row
+        # commit together or not at all.
+        with transaction.atomic():
+            try:
+                result = cls.perform(caller, info, **kwargs)
+            except ServiceError as exc:
+                transaction.set_rollback(True)  # a refused mutation writes nothing, at all
+                return cls(errors=payload_errors(cls.error_codes, exc.errors))
+            audit.record_mutation(
+                caller=caller,
+                operation=info.field_name,
+                mutation=cls,
+                result=result,
+                arguments=kwargs,
+                redact=cls.audit_redact,
+            )
         return cls(errors=[], **result)

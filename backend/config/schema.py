@@ -6,16 +6,20 @@ import attribution.schema as attribution
 import billing.schema as billing
 import disputes.schema as disputes
 from backend.audience import schema as audience
+from backend.audit import schema as audit
 from backend.campaigns import schema as campaigns
 from backend.coupons import schema as coupons
 from backend.fans import schema as fans
 from backend.merchants import schema as merchants
 from backend.redemptions import schema as redemptions
+from backend.team import schema as team
 from backend.till import schema as till
 from backend.webhooks import schema as webhooks
 
 APPS = (
     merchants,
+    audit,
+    team,
     audience,
     campaigns,
     coupons,

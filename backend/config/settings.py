@@ -36,6 +36,8 @@ INSTALLED_APPS = [
     "backend.coupons",
     "backend.redemptions",
     "backend.outbox",
+    "backend.audit",
+    "backend.team",
     "backend.till",
     "backend.webhooks",
     "backend.notifications",

@@ -21,6 +21,7 @@ urlpatterns = [
     path("disputes/", include("disputes.urls", namespace="disputes")),
     path("till/", include("backend.till.urls", namespace="till")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("backend.team.urls", namespace="team")),
     path("dev/inbox/", dev_inbox, name="dev-inbox"),
     path("", include("backend.fans.urls", namespace="fans")),
     path("", include("backend.audience.urls")),

@@ -26,16 +26,37 @@ class ConsoleAccountAdapter(DefaultAccountAdapter):
         return settings.CONSOLE_SIGNUP_OPEN
 
 
+# Sign-ups that continue to an invitation link join an existing merchant (backend.team).
+INVITATION_PATH = "/invitations/"
+
+
 class SignupForm(forms.Form):
-    """allauth calls ``signup`` after it created the user (ACCOUNT_SIGNUP_FORM_CLASS)."""
+    """allauth calls ``signup`` after it created the user (ACCOUNT_SIGNUP_FORM_CLASS).
+
+    A person signing up from an invitation link (``next`` is the link) joins that merchant
+    when they accept it: the business name may stay empty and no merchant is made then."""
 
     merchant_name = forms.CharField(
         label=_("Business name"),
         max_length=200,
+        required=False,
         help_text=_("Your shop or brand, as other merchants will see it."),
     )
 
+    def joining(self) -> bool:
+        return str(self.data.get("next") or "").startswith(INVITATION_PATH)
+
+    def clean(self):
+        cleaned = super().clean()
+        if not (cleaned.get("merchant_name") or "").strip() and not self.joining():
+            self.add_error(
+                "merchant_name", forms.ValidationError(_("This field is required."), code="required")
+            )
+        return cleaned
+
     def signup(self, request, user) -> None:
+        if not (self.cleaned_data.get("merchant_name") or "").strip() and self.joining():
+            return  # a member-to-be: the invitation makes the membership
         merchant_sign_up(
             user=user,
             name=self.cleaned_data["merchant_name"],

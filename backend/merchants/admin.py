@@ -1,4 +1,8 @@
 from django.contrib import admin
+from django.db import transaction
+
+from backend.api import ids
+from backend.audit.services import record_staff_action
 
 from . import services
 from .models import ApiKey, Membership, Merchant, Store, Terminal
@@ -16,7 +20,15 @@ class MerchantAdmin(admin.ModelAdmin):
     @admin.action(description="Approve the selected self-serve merchants")
     def approve(self, request, queryset):
         for merchant in queryset.filter(is_approved=False):
-            services.merchant_approve(merchant=merchant)
+            with transaction.atomic():  # the approval and its trail row commit together
+                services.merchant_approve(merchant=merchant)
+                record_staff_action(
+                    user=request.user,
+                    merchant=merchant,
+                    operation="admin.merchantApprove",
+                    targets=[{"type": "Merchant", "id": ids.encode("Merchant", merchant.pk)}],
+                    details={},
+                )
 
 
 @admin.register(Membership)

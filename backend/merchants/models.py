@@ -90,6 +90,14 @@ class ApiKey(models.Model):
     secret_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Who revoked it: another key of the merchant, or a console member (or neither, for an
+    # operator's shell). The audit trail holds the same fact with the time and input.
+    revoked_by_key = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

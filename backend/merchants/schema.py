@@ -57,6 +57,7 @@ class TerminalType(MerchantScopedType):
 class ApiKeyType(MerchantScopedType):
     role = ApiKeyRole(required=True)
     is_revoked = graphene.Boolean(required=True)
+    revoked_by = graphene.String(description="Who revoked it: a key's name and prefix, or a member's email.")
 
     class Meta:
         model = ApiKey
@@ -64,6 +65,14 @@ class ApiKeyType(MerchantScopedType):
         fields = ("name", "prefix", "created_at", "revoked_at", "last_used_at")
         interfaces = (relay.Node,)
         connection_class = CountableConnection
+
+    def resolve_revoked_by(root, info):
+        if root.revoked_by_key_id is not None:
+            key = root.revoked_by_key
+            return f"{key.name} ({key.prefix})"
+        if root.revoked_by_user_id is not None:
+            return root.revoked_by_user.email or root.revoked_by_user.get_username()
+        return None
 
 
 def _store_of(caller, global_id: str, field: str = "storeId") -> Store:
@@ -252,7 +261,8 @@ class ApiKeyRevoke(BaseMutation):
         key = selectors.api_key_for(merchant=caller.merchant, api_key_id=ids.decode("ApiKey", id) or 0)
         if key is None:
             raise ServiceError.not_found("id", "API key")
-        return {"api_key": services.api_key_revoke(api_key=key, revoked_by=caller.api_key)}
+        revoked = services.api_key_revoke(api_key=key, revoked_by=caller.api_key, revoked_by_user=caller.user)
+        return {"api_key": revoked}
 
 
 class Mutation(graphene.ObjectType):

@@ -30,7 +30,11 @@ def terminal_for(*, merchant: Merchant, terminal_id: int) -> Terminal | None:
 
 
 def api_keys_for(*, merchant: Merchant) -> QuerySet[ApiKey]:
-    return ApiKey.objects.filter(merchant=merchant).order_by("id")
+    return (
+        ApiKey.objects.filter(merchant=merchant)
+        .select_related("revoked_by_key", "revoked_by_user")
+        .order_by("id")
+    )
 
 
 def api_key_for(*, merchant: Merchant, api_key_id: int) -> ApiKey | None:

@@ -11,7 +11,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from backend.api import ids
+from backend.api.callers import Caller
 from backend.api.errors import CommonErrorCode, ErrorCollector, ServiceError
+from backend.audit.services import record_caller_write
 
 from . import credentials
 from .errors import MerchantErrorCode
@@ -153,13 +156,19 @@ def api_key_create(*, merchant: Merchant, name: str, role: str) -> IssuedApiKey:
 
 
 @transaction.atomic
-def api_key_revoke(*, api_key: ApiKey, revoked_by: ApiKey | None = None) -> ApiKey:
+def api_key_revoke(*, api_key: ApiKey, revoked_by: ApiKey | None = None, revoked_by_user=None) -> ApiKey:
+    """Revoke ``api_key`` once, recording who did: the key ``revoked_by`` or the member
+    ``revoked_by_user``. A key cannot revoke itself (it would lock its holder out mid-call)."""
     if revoked_by is not None and revoked_by.pk == api_key.pk:
         raise ServiceError.single(MerchantErrorCode.CANNOT_REVOKE_SELF, "A key cannot revoke itself.", "id")
-    updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(),
+        revoked_by_key=revoked_by,
+        revoked_by_user=revoked_by_user,
+    )
     if not updated:
         raise ServiceError.single(MerchantErrorCode.ALREADY_REVOKED, "Already revoked.", "id")
-    api_key.refresh_from_db(fields=["revoked_at"])
+    api_key.refresh_from_db(fields=["revoked_at", "revoked_by_key", "revoked_by_user"])
     return api_key
 
 
@@ -232,7 +241,14 @@ def merchant_sign_up(*, user, name: str, requires_approval: bool, timezone_name:
     if requires_approval:
         merchant.is_approved = False
         merchant.save(update_fields=["is_approved"])
-    return membership_create(user=user, merchant=merchant, role=ApiKey.Role.ADMIN)
+    membership = membership_create(user=user, merchant=merchant, role=ApiKey.Role.ADMIN)
+    record_caller_write(  # the first line of the new merchant's trail: who created it
+        caller=Caller(merchant=merchant, role=membership.role, user=user, membership=membership),
+        operation="merchantSignUp",
+        targets=[{"type": "Merchant", "id": ids.encode("Merchant", merchant.pk)}],
+        summary={"name": merchant.name},
+    )
+    return membership
 
 
 @transaction.atomic

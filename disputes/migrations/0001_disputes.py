@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('billing', '0004_invoice_stripe_view_and_dunning'),
         ('campaigns', '0005_placement_share_allowance_referral_reward'),
-        ('merchants', '0003_merchant_is_network_operator'),
+        ('merchants', '0005_merchant_is_network_operator'),
         ('redemptions', '0003_coupon_check_attempt'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

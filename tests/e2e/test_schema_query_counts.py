@@ -14,16 +14,21 @@ import datetime as dt
 import json
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from graphql import GraphQLNonNull, get_named_type, is_leaf_type, is_object_type
 
 from attribution import recording as attribution_recording
 from attribution.models import ReportExport
 from backend.api import ids
 from backend.audience.models import FanImport
+from backend.audit.models import AuditEntry
 from backend.config.schema import schema
 from backend.coupons.models import IssuanceJob
+from backend.merchants.models import ApiKey, Membership
+from backend.team.models import Invitation
 from backend.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
 from billing import services as billing_services
 from billing.models import BillingPeriod, Invoice, LedgerEntry, Payout, PayoutItem, PayoutRun, Posting
@@ -250,6 +255,37 @@ def world():
         WebhookAttempt.objects.create(
             delivery=delivery, attempted_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC), url=endpoint.url
         )
+    # the audit trail, the team and its invitations
+    admin_key = ApiKey.objects.filter(merchant=me, role="admin").first()
+    AuditEntry.objects.bulk_create(
+        AuditEntry(
+            merchant=me,
+            actor_kind="api_key",
+            actor_api_key=admin_key,
+            actor_label="walk",
+            operation="storeCreate",
+            targets=[{"type": "Store", "id": ids.encode("Store", stores[i].pk)}],
+            summary={"input": {"name": f"store {i}"}},
+        )
+        for i in range(ROWS + 2)
+    )
+    users = get_user_model().objects.bulk_create(
+        get_user_model()(username=f"walk-{me.pk}-{i}", email=f"walk-{me.pk}-{i}@example.com")
+        for i in range(ROWS + 2)
+    )
+    Membership.objects.bulk_create(Membership(user=user, merchant=me, role="brand") for user in users)
+    now = timezone.now()
+    Invitation.objects.bulk_create(
+        Invitation(
+            merchant=me,
+            email=f"invitee-{i}@example.com",
+            role="finance",
+            token_hash=f"{me.pk:032d}{i:032d}",
+            invited_by_label="walk",
+            expires_at=now + dt.timedelta(days=7),
+        )
+        for i in range(ROWS + 2)
+    )
     arguments = {
         "placementId": ids.encode("Placement", placement.pk),
         "poolId": ids.encode("FanPool", big_pool.pk),

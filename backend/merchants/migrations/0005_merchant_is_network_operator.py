@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('merchants', '0002_terminal_nonce_v2'),
+        ('merchants', '0004_api_key_revoked_by'),
     ]
 
     operations = [
