@@ -15,6 +15,7 @@ COPY pyproject.toml ./
 COPY backend ./backend
 COPY billing ./billing
 COPY attribution ./attribution
+COPY disputes ./disputes
 RUN pip install .
 
 COPY manage.py ./
