@@ -168,6 +168,8 @@ def terminal_rotate_secret(*, terminal: Terminal) -> str:
     terminal.secret_encrypted = credentials.encrypt_terminal_secret(secret)
     terminal.save(update_fields=["secret_encrypted"])
     return secret
+
+
 def terminal_secrets_reencrypt(*, batch_size: int = 500) -> int:
     """Re-encrypt every terminal's secret with the newest of TERMINAL_SECRET_KEYS; how many
     rows changed. Rows already under the newest key are left alone, so running it again is
