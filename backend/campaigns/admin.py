@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Campaign, CampaignSlot, Placement
+from .models import Campaign, CampaignPartner, CampaignSlot, Placement
 
 
 class CampaignSlotInline(admin.TabularInline):
@@ -35,3 +35,21 @@ class PlacementAdmin(admin.ModelAdmin):
     list_filter = ("status", "auto_accepted")
     raw_id_fields = ("campaign", "issuer", "publisher", "pool", "ended_by")
     list_select_related = ("campaign", "issuer", "publisher", "pool")
+
+
+@admin.register(CampaignPartner)
+class CampaignPartnerAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "campaign",
+        "issuer",
+        "partner",
+        "status",
+        "all_stores",
+        "max_reimbursement",
+        "handling_fee",
+    )
+    list_filter = ("status", "all_stores")
+    raw_id_fields = ("campaign", "issuer", "partner", "ended_by")
+    filter_horizontal = ("stores",)
+    list_select_related = ("campaign", "issuer", "partner")

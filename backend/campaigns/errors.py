@@ -26,3 +26,12 @@ class PlacementErrorCode(StrEnum):
     CAMPAIGN_NOT_ACTIVE = "CAMPAIGN_NOT_ACTIVE"
     INVALID_TRANSITION = "INVALID_TRANSITION"
     OPEN_PLACEMENT_EXISTS = "OPEN_PLACEMENT_EXISTS"
+
+
+class CampaignPartnerErrorCode(StrEnum):
+    CAMPAIGN_NOT_ACTIVE = "CAMPAIGN_NOT_ACTIVE"
+    OWN_CAMPAIGN = "OWN_CAMPAIGN"  # an issuer cannot be a partner of its own campaign
+    # The per-coupon maximum above the campaign's largest discount per coupon.
+    REIMBURSEMENT_ABOVE_DISCOUNT = "REIMBURSEMENT_ABOVE_DISCOUNT"
+    INVALID_TRANSITION = "INVALID_TRANSITION"
+    OPEN_PARTNERSHIP_EXISTS = "OPEN_PARTNERSHIP_EXISTS"

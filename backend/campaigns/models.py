@@ -263,3 +263,65 @@ class CampaignChange(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["campaign", "id"], name="campaignchange_campaign_idx")]
+
+
+class CampaignPartner(models.Model):
+    """An issuer's agreement that another merchant's stores accept one of its campaigns.
+
+    The issuer invites (all the partner's stores, or stores the partner chooses when it
+    accepts); the partner accepts or declines; either side ends it. While accepted, a
+    terminal of the partner at a store in scope writes the issuer's coupons off through the
+    same exactly-once path, and the issuer owes the partner a reimbursement per write-off:
+    the discount given, capped at ``max_reimbursement``, plus ``handling_fee``. Both amounts
+    are minor units of the campaign's currency and are fixed once invited.
+    """
+
+    class Status(models.TextChoices):
+        INVITED = "invited"
+        ACCEPTED = "accepted"
+        DECLINED = "declined"
+        ENDED = "ended"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="partners")
+    issuer = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="+")
+    partner = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.INVITED)
+    all_stores = models.BooleanField(
+        default=True, help_text="All the partner's stores; otherwise the ones it chose when accepting."
+    )
+    stores = models.ManyToManyField("merchants.Store", blank=True, related_name="+")
+    max_reimbursement = models.BigIntegerField(
+        help_text="Most of the discount reimbursed per write-off, minor units of the campaign's currency."
+    )
+    handling_fee = models.BigIntegerField(default=0, help_text="Paid per write-off on top, minor units.")
+    invited_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "partner"],
+                condition=Q(status__in=["invited", "accepted"]),
+                name="campaignpartner_one_open_per_partner",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_reimbursement__gte=0), name="campaignpartner_reimbursement_nonneg"
+            ),
+            models.CheckConstraint(condition=Q(handling_fee__gte=0), name="campaignpartner_fee_nonneg"),
+            models.CheckConstraint(
+                condition=~Q(partner=F("issuer")), name="campaignpartner_not_own_campaign"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["invited", "accepted", "declined", "ended"]),
+                name="campaignpartner_status_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["issuer", "status"], name="campaignpartner_issuer_idx"),
+            models.Index(fields=["partner", "campaign", "status"], name="campaignpartner_partner_idx"),
+        ]

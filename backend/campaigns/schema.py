@@ -21,8 +21,8 @@ from backend.audience.selectors import listed_pool
 from backend.merchants.schema import StoreType
 
 from . import selectors, services
-from .errors import CampaignErrorCode, PlacementErrorCode
-from .models import Campaign, CampaignSlot, Placement
+from .errors import CampaignErrorCode, CampaignPartnerErrorCode, PlacementErrorCode
+from .models import Campaign, CampaignPartner, CampaignSlot, Placement
 from .terms import TERM_FIELDS
 
 WRITE = (ADMIN, BRAND)
@@ -36,6 +36,17 @@ BenefitKind = graphene.Enum.from_enum(
 PlacementStatus = graphene.Enum.from_enum(
     Placement.Status, name="PlacementStatus", description="proposed -> accepted | declined; -> ended."
 )
+
+CampaignPartnerStatus = graphene.Enum.from_enum(
+    CampaignPartner.Status,
+    name="CampaignPartnerStatus",
+    description="invited -> accepted | declined; invited / accepted -> ended.",
+)
+
+
+class PartnerSide(graphene.Enum):
+    ISSUER = "issuer"
+    PARTNER = "partner"
 
 
 class PlacementSide(graphene.Enum):
@@ -267,6 +278,85 @@ class PlacementType(ModelType):
         return "issuer" if root.ended_by_id == root.issuer_id else "publisher"
 
 
+class CampaignPartnerType(ModelType):
+    """An issuer's agreement that a partner merchant's stores accept one of its campaigns,
+    as both sides see it. Amounts are minor units of the campaign's currency."""
+
+    status = CampaignPartnerStatus(required=True)
+    side = PartnerSide(required=True, description="The caller's side of this partnership.")
+    issuer_name = graphene.String(required=True)
+    partner_name = graphene.String(required=True)
+    partner_slug = graphene.String(required=True)
+    currency = graphene.String(required=True)
+    store_names = graphene.List(
+        graphene.NonNull(graphene.String),
+        required=True,
+        description="The partner's chosen stores; empty when allStores is true or not yet chosen.",
+    )
+    stores = graphene.List(
+        graphene.NonNull(StoreType), description="The chosen stores themselves: the partner's side only."
+    )
+    offer = graphene.Field(CampaignOffer, required=True)
+    campaign = graphene.Field(CampaignType, description="The campaign itself: the issuer's side only.")
+    ended_by = PartnerSide(description="Which side ended it.")
+
+    class Meta:
+        model = CampaignPartner
+        name = "CampaignPartner"
+        fields = (
+            "all_stores",
+            "max_reimbursement",
+            "handling_fee",
+            "invited_at",
+            "decided_at",
+            "ended_at",
+        )
+        convert_choices_to_enum = False
+        interfaces = (relay.Node,)
+        connection_class = CountableConnection
+
+    @classmethod
+    def get_queryset(cls, queryset, info):
+        caller = caller_of(info)
+        if caller is None:
+            return queryset.none()
+        return queryset.filter(Q(issuer=caller.merchant) | Q(partner=caller.merchant))
+
+    def resolve_side(root, info):
+        return "issuer" if root.issuer_id == caller_of(info).merchant.pk else "partner"
+
+    def resolve_issuer_name(root, info):
+        return root.issuer.name
+
+    def resolve_partner_name(root, info):
+        return root.partner.name
+
+    def resolve_partner_slug(root, info):
+        return root.partner.slug
+
+    def resolve_currency(root, info):
+        return root.campaign.currency
+
+    def resolve_store_names(root, info):
+        return [store.name for store in sorted(root.stores.all(), key=lambda store: store.pk)]
+
+    def resolve_stores(root, info):
+        if root.partner_id != caller_of(info).merchant.pk:
+            return None
+        return sorted(root.stores.all(), key=lambda store: store.pk)
+
+    def resolve_offer(root, info):
+        return root.campaign
+
+    def resolve_campaign(root, info):
+        return root.campaign if root.issuer_id == caller_of(info).merchant.pk else None
+
+    def resolve_ended_by(root, info):
+        if root.ended_by_id is None:
+            return None
+        return "issuer" if root.ended_by_id == root.issuer_id else "partner"
+
+
 def campaign_of(caller, global_id: str, field: str = "id") -> Campaign:
     """The caller's campaign named by a GraphQL id; NOT_FOUND on ``field`` otherwise."""
     campaign = selectors.campaign_for(
@@ -288,7 +378,25 @@ def placement_of(caller, global_id: str, field: str = "id") -> Placement:
     return placement
 
 
+def partnership_of(caller, global_id: str, field: str = "id") -> CampaignPartner:
+    """The caller's partnership (issuer or partner side); NOT_FOUND otherwise."""
+    partnership = selectors.partnership_for(
+        merchant=caller.merchant, partnership_id=ids.decode("CampaignPartner", global_id) or 0
+    )
+    if partnership is None:
+        raise ServiceError.not_found(field, "Partnership")
+    return partnership
+
+
 class Query(graphene.ObjectType):
+    campaign_partners = DjangoConnectionField(
+        CampaignPartnerType,
+        side=PartnerSide(),
+        status=CampaignPartnerStatus(),
+        campaign_id=graphene.ID(),
+        description="Partnerships the caller is party to, as the issuer or the partner.",
+    )
+    campaign_partner = graphene.Field(CampaignPartnerType, id=graphene.ID(required=True))
     campaigns = DjangoConnectionField(CampaignType, status=CampaignStatus())
     campaign = graphene.Field(CampaignType, id=graphene.ID(required=True))
     placements = DjangoConnectionField(
@@ -319,6 +427,22 @@ class Query(graphene.ObjectType):
             campaign_id=(ids.decode("Campaign", campaign_id) or 0) if campaign_id is not None else None,
             with_campaign_usage=selects_any(paths := selected_paths(info), *CAMPAIGN_USAGE),
             with_coupon_counts="couponCounts" in paths,
+        )
+
+    def resolve_campaign_partners(root, info, side=None, status=None, campaign_id=None, **kwargs):
+        caller = require_key(info, ANY_KEY)
+        return selectors.partnerships_for(
+            merchant=caller.merchant,
+            side=_value(side),
+            status=_value(status),
+            campaign_id=(ids.decode("Campaign", campaign_id) or 0) if campaign_id is not None else None,
+            with_campaign_usage=selects_any(selected_paths(info), *CAMPAIGN_USAGE),
+        )
+
+    def resolve_campaign_partner(root, info, id):
+        caller = require_key(info, ANY_KEY)
+        return selectors.partnership_for(
+            merchant=caller.merchant, partnership_id=ids.decode("CampaignPartner", id) or 0
         )
 
     def resolve_placement(root, info, id):
@@ -499,6 +623,95 @@ class PlacementEnd(_placement_action(services.placement_end, "Either party ends 
     pass
 
 
+class CampaignPartnerInviteInput(graphene.InputObjectType):
+    campaign_id = graphene.ID(required=True, description="An active campaign of the caller's.")
+    partner_slug = graphene.String(required=True, description="The partner merchant's slug.")
+    all_stores = graphene.Boolean(
+        description="All the partner's stores (default); false: the partner chooses them when accepting."
+    )
+    max_reimbursement = Money(
+        required=True,
+        description="Most of the discount reimbursed per write-off, minor units of the campaign's "
+        "currency; at most the campaign's largest discount per coupon.",
+    )
+    handling_fee = Money(description="Paid per write-off on top, minor units (default 0).")
+
+
+class CampaignPartnerInvite(BaseMutation):
+    """The issuer invites another merchant to accept an active campaign at its stores."""
+
+    error_codes = CampaignPartnerErrorCode
+    campaign_partner = graphene.Field(CampaignPartnerType)
+    roles = WRITE
+
+    class Arguments:
+        input = CampaignPartnerInviteInput(required=True)
+
+    @classmethod
+    def perform(cls, caller, info, input):
+        partnership = services.campaign_partner_invite(
+            campaign=campaign_of(caller, input.campaign_id, field="campaign_id"),
+            partner=selectors.merchant_by_slug(slug=input.partner_slug),
+            all_stores=input.get("all_stores") is not False,
+            max_reimbursement=input.max_reimbursement,
+            handling_fee=input.get("handling_fee"),
+        )
+        return {"campaign_partner": partnership}
+
+
+class CampaignPartnerAccept(BaseMutation):
+    """The partner accepts an invitation; for chosen stores it names them (its own)."""
+
+    error_codes = CampaignPartnerErrorCode
+    campaign_partner = graphene.Field(CampaignPartnerType)
+    roles = WRITE
+
+    class Arguments:
+        id = graphene.ID(required=True)
+        store_ids = graphene.List(
+            graphene.NonNull(graphene.ID), description="Required when the invitation is for chosen stores."
+        )
+
+    @classmethod
+    def perform(cls, caller, info, id, store_ids=None):
+        partnership = services.campaign_partner_accept(
+            partnership=partnership_of(caller, id),
+            merchant=caller.merchant,
+            store_ids=[ids.decode("Store", gid) for gid in store_ids] if store_ids is not None else None,
+        )
+        return {"campaign_partner": partnership}
+
+
+def _partner_action(service, doc: str):
+    class Action(BaseMutation):
+        error_codes = CampaignPartnerErrorCode
+        __doc__ = doc
+        campaign_partner = graphene.Field(CampaignPartnerType)
+        roles = WRITE
+
+        class Arguments:
+            id = graphene.ID(required=True)
+
+        @classmethod
+        def perform(cls, caller, info, id):
+            partnership = service(partnership=partnership_of(caller, id), merchant=caller.merchant)
+            return {"campaign_partner": partnership}
+
+    return Action
+
+
+class CampaignPartnerDecline(
+    _partner_action(services.campaign_partner_decline, "The partner declines an invitation.")
+):
+    pass
+
+
+class CampaignPartnerEnd(
+    _partner_action(services.campaign_partner_end, "Either side ends an open partnership.")
+):
+    pass
+
+
 class CampaignLiveChangeInput(graphene.InputObjectType):
     """Only the fields sent change; an explicit null removes that cap."""
 
@@ -545,3 +758,7 @@ class Mutation(graphene.ObjectType):
     placement_accept = PlacementAccept.Field()
     placement_decline = PlacementDecline.Field()
     placement_end = PlacementEnd.Field()
+    campaign_partner_invite = CampaignPartnerInvite.Field()
+    campaign_partner_accept = CampaignPartnerAccept.Field()
+    campaign_partner_decline = CampaignPartnerDecline.Field()
+    campaign_partner_end = CampaignPartnerEnd.Field()

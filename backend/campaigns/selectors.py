@@ -6,12 +6,12 @@ and the publisher) and to nobody else; neither side reads the other's rows throu
 
 from __future__ import annotations
 
-from django.db.models import Count, JSONField, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Exists, JSONField, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 
 from backend.merchants.models import Merchant
 
-from .models import Campaign, Placement
+from .models import Campaign, CampaignPartner, Placement
 
 
 def _with_usage(qs: QuerySet[Campaign]) -> QuerySet[Campaign]:
@@ -130,3 +130,65 @@ def coupon_counts(*, owner: Campaign | Placement) -> dict[str, int]:
         owner.coupons.values("status").annotate(n=Count("id")).values_list("status", "n").order_by()
     )
     return {state: counts.get(state, 0) for state in COUPON_STATES}
+
+
+# --- partner acceptance ------------------------------------------------------------------------
+
+
+def merchant_by_slug(*, slug: str | None) -> Merchant | None:
+    """A merchant an issuer names to invite as a partner (by its public slug)."""
+    slug = (slug or "").strip().lower()
+    return Merchant.objects.filter(slug=slug).first() if slug else None
+
+
+def partnerships_for(
+    *,
+    merchant: Merchant,
+    side: str | None = None,
+    status: str | None = None,
+    campaign_id: int | None = None,
+    with_campaign_usage: bool = False,
+) -> QuerySet[CampaignPartner]:
+    """Partnerships ``merchant`` is party to (as the issuer or the partner); ``side`` =
+    "issuer" or "partner" narrows it. ``with_campaign_usage`` loads the campaigns' usage."""
+    if side == "issuer":
+        qs = CampaignPartner.objects.filter(issuer=merchant)
+    elif side == "partner":
+        qs = CampaignPartner.objects.filter(partner=merchant)
+    else:
+        qs = CampaignPartner.objects.filter(Q(issuer=merchant) | Q(partner=merchant))
+    if status is not None:
+        qs = qs.filter(status=status)
+    if campaign_id is not None:
+        qs = qs.filter(campaign_id=campaign_id)
+    qs = qs.select_related("issuer", "partner", "ended_by").prefetch_related("stores")
+    if with_campaign_usage:
+        qs = qs.prefetch_related(Prefetch("campaign", queryset=campaigns_with_usage()))
+    else:
+        qs = qs.select_related("campaign")
+    return qs.order_by("id")
+
+
+def partnership_for(*, merchant: Merchant, partnership_id: int) -> CampaignPartner | None:
+    return (
+        CampaignPartner.objects.filter(Q(issuer=merchant) | Q(partner=merchant), pk=partnership_id)
+        .select_related("campaign", "issuer", "partner")
+        .first()
+    )
+
+
+def accepting_partnership(*, campaign_id: int, merchant_id: int, store_id: int) -> CampaignPartner | None:
+    """The accepted partnership under which ``merchant_id``'s store ``store_id`` accepts
+    the campaign (all its stores, or that store among the chosen), with the issuer loaded
+    (its time zone counts the campaign's days); None otherwise. One query."""
+    chosen = CampaignPartner.stores.through.objects.filter(
+        campaignpartner_id=OuterRef("pk"), store_id=store_id
+    )
+    return (
+        CampaignPartner.objects.filter(
+            campaign_id=campaign_id, partner_id=merchant_id, status=CampaignPartner.Status.ACCEPTED
+        )
+        .filter(Q(all_stores=True) | Exists(chosen))
+        .select_related("issuer")
+        .first()
+    )

@@ -27,12 +27,13 @@ from backend.merchants.models import Merchant, Store
 from backend.webhooks import events as webhook_events
 
 from . import budget
-from .errors import CampaignErrorCode, PlacementErrorCode
-from .models import Campaign, Placement
+from .errors import CampaignErrorCode, CampaignPartnerErrorCode, PlacementErrorCode
+from .models import Campaign, CampaignPartner, Placement
 from .terms import DEFAULTS, EDITABLE_AFTER_DRAFT, TERM_FIELDS, terms_of, validate_terms
 
 OPEN_CAMPAIGN_STATES = (Campaign.Status.DRAFT, Campaign.Status.ACTIVE, Campaign.Status.PAUSED)
 OPEN_PLACEMENT_STATES = (Placement.Status.PROPOSED, Placement.Status.ACCEPTED)
+OPEN_PARTNER_STATES = (CampaignPartner.Status.INVITED, CampaignPartner.Status.ACCEPTED)
 
 
 def _own_stores(errors: ErrorCollector, *, merchant: Merchant, store_ids: list[int | None]) -> list[Store]:
@@ -177,6 +178,9 @@ def campaign_end(*, campaign: Campaign) -> Campaign:
     Placement.objects.filter(campaign=campaign, status__in=OPEN_PLACEMENT_STATES).update(
         status=Placement.Status.ENDED, ended_at=now, ended_by=campaign.merchant
     )
+    CampaignPartner.objects.filter(campaign=campaign, status__in=OPEN_PARTNER_STATES).update(
+        status=CampaignPartner.Status.ENDED, ended_at=now, ended_by=campaign.merchant
+    )
     return campaign
 
 
@@ -317,6 +321,179 @@ def placement_end(*, placement: Placement, merchant: Merchant) -> Placement:
         placement,
         to=Placement.Status.ENDED,
         allowed_from=OPEN_PLACEMENT_STATES,
+        ended_at=timezone.now(),
+        ended_by=merchant,
+    )
+
+
+# --- partner acceptance -----------------------------------------------------------------------
+#
+# invited -> accepted | declined (the partner); invited / accepted -> ended (either side).
+# Transitions are conditional UPDATEs, so two concurrent calls cannot both win.
+
+REIMBURSEMENT_MAX = 10**15  # minor units, as campaign amounts
+
+
+def max_discount_per_coupon(campaign: Campaign) -> int | None:
+    """The most one coupon of ``campaign`` can take off an order; None when unbounded
+    (percent off without a cap)."""
+    kind = campaign.benefit_kind
+    if kind == Campaign.BenefitKind.AMOUNT_OFF:
+        return campaign.amount_off
+    if kind == Campaign.BenefitKind.PERCENT_OFF:
+        return campaign.percent_cap
+    if kind == Campaign.BenefitKind.FREE_ITEM:
+        return campaign.free_item_value
+    return None
+
+
+def _amount(errors: ErrorCollector, field: str, value: Any, *, required: bool) -> None:
+    if value is None:
+        if required:
+            errors.add(field, CommonErrorCode.REQUIRED, "This field is required.")
+    elif isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= REIMBURSEMENT_MAX:
+        errors.add(field, CommonErrorCode.OUT_OF_RANGE, f"Minor units between 0 and {REIMBURSEMENT_MAX}.")
+
+
+@transaction.atomic
+def campaign_partner_invite(
+    *,
+    campaign: Campaign,
+    partner: Merchant | None,
+    all_stores: bool = True,
+    max_reimbursement: int | None,
+    handling_fee: int | None = None,
+) -> CampaignPartner:
+    """The issuer invites ``partner`` (None: unknown) to accept ``campaign`` at all its
+    stores, or at stores the partner chooses when it accepts.
+
+    ``max_reimbursement`` (minor units of the campaign's currency) caps the discount
+    reimbursed per write-off and may not exceed the campaign's largest discount per coupon
+    (REIMBURSEMENT_ABOVE_DISCOUNT); ``handling_fee`` is paid per write-off on top. Only an
+    active campaign (its terms frozen) can be offered; one open invitation per partner.
+    """
+    errors = ErrorCollector()
+    campaign = Campaign.objects.select_for_update(no_key=True).get(pk=campaign.pk)
+    if partner is None:
+        errors.add("partner_slug", CommonErrorCode.NOT_FOUND, "Merchant not found.")
+    elif partner.pk == campaign.merchant_id:
+        errors.add(
+            "partner_slug",
+            CampaignPartnerErrorCode.OWN_CAMPAIGN,
+            "An issuer cannot partner its own campaign.",
+        )
+    if campaign.status != Campaign.Status.ACTIVE:
+        errors.add(
+            "campaign_id",
+            CampaignPartnerErrorCode.CAMPAIGN_NOT_ACTIVE,
+            "Only an active campaign can be offered to partners.",
+        )
+    _amount(errors, "max_reimbursement", max_reimbursement, required=True)
+    _amount(errors, "handling_fee", handling_fee, required=False)
+    most = max_discount_per_coupon(campaign)
+    if isinstance(max_reimbursement, int) and most is not None and max_reimbursement > most:
+        errors.add(
+            "max_reimbursement",
+            CampaignPartnerErrorCode.REIMBURSEMENT_ABOVE_DISCOUNT,
+            f"At most the campaign's largest discount per coupon ({most}).",
+        )
+    errors.raise_if_any()
+    partnership = CampaignPartner(
+        campaign=campaign,
+        issuer_id=campaign.merchant_id,
+        partner=partner,
+        all_stores=bool(all_stores),
+        max_reimbursement=max_reimbursement,
+        handling_fee=handling_fee or 0,
+    )
+    try:
+        with transaction.atomic():
+            partnership.save()
+    except IntegrityError:
+        raise ServiceError.single(
+            CampaignPartnerErrorCode.OPEN_PARTNERSHIP_EXISTS,
+            "This merchant already has an open invitation to this campaign.",
+            "partner_slug",
+        ) from None
+    return partnership
+
+
+def _partner_transition(
+    partnership: CampaignPartner, *, to: str, allowed_from: tuple[str, ...], **extra: Any
+) -> CampaignPartner:
+    updated = CampaignPartner.objects.filter(pk=partnership.pk, status__in=allowed_from).update(
+        status=to, **extra
+    )
+    if not updated:
+        partnership.refresh_from_db(fields=["status"])
+        raise ServiceError.single(
+            CampaignPartnerErrorCode.INVALID_TRANSITION,
+            f"An {partnership.status} partnership cannot become {to}."
+            if partnership.status[0] in "aeiou"
+            else f"A {partnership.status} partnership cannot become {to}.",
+            "id",
+        )
+    partnership.refresh_from_db()
+    return partnership
+
+
+@transaction.atomic
+def campaign_partner_accept(
+    *, partnership: CampaignPartner, merchant: Merchant, store_ids: list[int | None] | None = None
+) -> CampaignPartner:
+    """The partner accepts an invitation (the issuer cannot accept its own). An invitation
+    for chosen stores needs ``store_ids`` (the partner's own stores); one for all stores
+    takes none."""
+    if partnership.partner_id != merchant.pk:
+        raise ServiceError.not_found("id", "Partnership")
+    errors = ErrorCollector()
+    if partnership.campaign.status == Campaign.Status.ENDED:
+        errors.add("id", CampaignPartnerErrorCode.CAMPAIGN_NOT_ACTIVE, "The campaign has ended.")
+    stores: list[Store] = []
+    if partnership.all_stores:
+        if store_ids:
+            errors.add("store_ids", CommonErrorCode.INVALID, "This invitation covers all your stores.")
+    elif not store_ids:
+        errors.add("store_ids", CommonErrorCode.REQUIRED, "Choose the stores that accept the campaign.")
+    else:
+        wanted = {pk for pk in store_ids if pk}
+        stores = list(Store.objects.filter(merchant=merchant, pk__in=wanted))
+        if None in store_ids or len(stores) != len(wanted):
+            errors.add("store_ids", CommonErrorCode.NOT_FOUND, "Store not found.")
+    errors.raise_if_any()
+    partnership = _partner_transition(
+        partnership,
+        to=CampaignPartner.Status.ACCEPTED,
+        allowed_from=(CampaignPartner.Status.INVITED,),
+        decided_at=timezone.now(),
+    )
+    if stores:
+        partnership.stores.set(stores)
+    return partnership
+
+
+@transaction.atomic
+def campaign_partner_decline(*, partnership: CampaignPartner, merchant: Merchant) -> CampaignPartner:
+    if partnership.partner_id != merchant.pk:
+        raise ServiceError.not_found("id", "Partnership")
+    return _partner_transition(
+        partnership,
+        to=CampaignPartner.Status.DECLINED,
+        allowed_from=(CampaignPartner.Status.INVITED,),
+        decided_at=timezone.now(),
+    )
+
+
+@transaction.atomic
+def campaign_partner_end(*, partnership: CampaignPartner, merchant: Merchant) -> CampaignPartner:
+    """Either side ends an open partnership. The partner's stores refuse the campaign's
+    coupons from then on (WRONG_MERCHANT); write-offs already made keep their reimbursement."""
+    if merchant.pk not in (partnership.issuer_id, partnership.partner_id):
+        raise ServiceError.not_found("id", "Partnership")
+    return _partner_transition(
+        partnership,
+        to=CampaignPartner.Status.ENDED,
+        allowed_from=OPEN_PARTNER_STATES,
         ended_at=timezone.now(),
         ended_by=merchant,
     )

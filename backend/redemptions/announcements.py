@@ -40,10 +40,23 @@ def redemption_data(redemption: Redemption) -> dict[str, Any]:
 
 
 def _recipients(event) -> list[Recipient]:
-    redemption = Redemption.objects.filter(pk=event.payload["redemption_id"]).first()
+    redemption = (
+        Redemption.objects.filter(pk=event.payload["redemption_id"]).select_related("campaign").first()
+    )
     if redemption is None:
         return []
-    return [(redemption.merchant_id, redemption_data(redemption))]
+    data = redemption_data(redemption)
+    if redemption.partnership_id is None:
+        return [(redemption.merchant_id, data)]
+    # At a partner's store: the partner hears of its till's write-off without the issuer's
+    # campaign and placement; the issuer hears of its coupon without the partner's store and
+    # terminal.
+    partner = {**data["redemption"], "campaignId": None, "placementId": None}
+    issuer = {**data["redemption"], "storeId": None, "terminalId": None}
+    return [
+        (redemption.merchant_id, {"redemption": partner}),
+        (redemption.campaign.merchant_id, {"redemption": issuer}),
+    ]
 
 
 def _ordering_key(event) -> str:

@@ -40,6 +40,21 @@ class Redemption(models.Model):
     currency = models.CharField(max_length=3)
     discount_amount = models.BigIntegerField(default=0)
     fee_amount = models.BigIntegerField(default=0)
+    partnership = models.ForeignKey(
+        "campaigns.CampaignPartner",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="A verified write-off at a partner's store: the acceptance it was made under.",
+    )
+    reimbursement_amount = models.BigIntegerField(
+        default=0,
+        help_text="The discount the issuer reimburses the partner (capped); 0 at the issuer's own stores.",
+    )
+    handling_fee_amount = models.BigIntegerField(
+        default=0, help_text="The partner's handling fee for this write-off; 0 at the issuer's own stores."
+    )
     slot = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="The CampaignSlot a verified write-off took its unit from."
     )
@@ -67,6 +82,12 @@ class Redemption(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(status__in=["verified", "rejected", "voided"]), name="redemption_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(reimbursement_amount__gte=0)
+                & Q(reimbursement_amount__lte=models.F("discount_amount"))
+                & Q(handling_fee_amount__gte=0),
+                name="redemption_reimbursement_within_discount",
             ),
         ]
         indexes = [

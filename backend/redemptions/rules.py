@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from backend.campaigns.models import Campaign
 from backend.coupons.models import Coupon
@@ -36,6 +37,22 @@ def compute_discount(campaign: Campaign, order_amount: int) -> int:
     else:
         discount = 0
     return max(0, min(discount, order_amount))
+
+
+class Reimbursement(NamedTuple):
+    """What an issuer owes a partner for one write-off at the partner's store."""
+
+    discount: int  # the discount the partner gave, capped at the per-coupon maximum
+    handling_fee: int
+
+    @property
+    def total(self) -> int:
+        return self.discount + self.handling_fee
+
+
+def compute_reimbursement(*, discount: int, max_reimbursement: int, handling_fee: int) -> Reimbursement:
+    """The discount given, never above the partnership's per-coupon maximum, plus its fee."""
+    return Reimbursement(discount=max(0, min(discount, max_reimbursement)), handling_fee=max(0, handling_fee))
 
 
 @dataclass(frozen=True)

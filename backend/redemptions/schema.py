@@ -39,8 +39,16 @@ class RedemptionType(MerchantScopedType):
     status = RedemptionStatus(required=True)
     reason_code = graphene.String(description="Why it was rejected; null when verified.")
     pay_amount = Money(required=True, description="What the customer pays: order minus discount.")
-    campaign = graphene.Field("backend.campaigns.schema.CampaignType")
+    campaign = graphene.Field(
+        "backend.campaigns.schema.CampaignType",
+        description="The caller's own campaign; null for a write-off of another issuer's coupon at "
+        "the caller's store as a partner.",
+    )
     placement = graphene.Field("backend.campaigns.schema.PlacementType")
+    campaign_name = graphene.String(description="The written-off campaign's name, also for a partner.")
+    as_partner = graphene.Boolean(
+        required=True, description="Written off at the caller's store as another issuer's partner."
+    )
     store = graphene.Field(StoreType, required=True)
     terminal = graphene.Field(TerminalType, required=True)
     voidable_until = DateTime(
@@ -55,6 +63,8 @@ class RedemptionType(MerchantScopedType):
             "order_amount",
             "discount_amount",
             "fee_amount",
+            "reimbursement_amount",
+            "handling_fee_amount",
             "currency",
             "created_at",
             "voided_at",
@@ -71,11 +81,19 @@ class RedemptionType(MerchantScopedType):
     def resolve_pay_amount(root, info):
         return root.order_amount - root.discount_amount
 
+    # A partner's write-off of an issuer's coupon: the issuer's campaign and placement are
+    # not the partner's to read (only the name, as its till showed it).
     def resolve_campaign(root, info):
-        return root.campaign
+        return None if root.partnership_id is not None else root.campaign
 
     def resolve_placement(root, info):
-        return root.placement
+        return None if root.partnership_id is not None else root.placement
+
+    def resolve_campaign_name(root, info):
+        return root.campaign.name if root.campaign is not None else None
+
+    def resolve_as_partner(root, info):
+        return root.partnership_id is not None
 
     def resolve_store(root, info):
         return root.store

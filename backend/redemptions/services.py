@@ -21,7 +21,8 @@ from django.utils import timezone, translation
 from backend.api import ids
 from backend.api.errors import CommonErrorCode, ErrorCollector, ServiceError
 from backend.campaigns import budget
-from backend.campaigns.models import Campaign, CampaignFanUsage
+from backend.campaigns.models import Campaign, CampaignFanUsage, CampaignPartner
+from backend.campaigns.selectors import accepting_partnership
 from backend.coupons import codes
 from backend.coupons.models import Coupon
 from backend.merchants.models import Terminal
@@ -293,6 +294,36 @@ def _store_accepted(campaign: Campaign, store_id: int) -> bool:
     return campaign.all_stores or campaign.accepted_stores.filter(pk=store_id).exists()
 
 
+def _acceptance(
+    *, coupon: Coupon, campaign: Campaign, terminal: Terminal, request: WriteOffRequest, now: dt.datetime
+) -> tuple[RedemptionReason | None, CampaignPartner | None]:
+    """The static rules for this terminal, and the partnership it writes off under.
+
+    The issuer's own terminals: exactly as before (the campaign's accepted stores). Another
+    merchant's terminal passes only under an accepted partnership covering its store, and
+    then the same rules hold as for the issuer; without one it is WRONG_MERCHANT (also for
+    a store outside the chosen set, or an invitation declined, ended or not yet accepted).
+    The issuer's terminals never query partnerships."""
+    partnership = None
+    if campaign.merchant_id != terminal.merchant_id:
+        partnership = accepting_partnership(
+            campaign_id=campaign.pk, merchant_id=terminal.merchant_id, store_id=terminal.store_id
+        )
+    reason = rules.static_rejection(
+        coupon=coupon,
+        campaign=campaign,
+        # a partner's store accepts the campaign as the issuer's own would
+        merchant_id=campaign.merchant_id if partnership is not None else terminal.merchant_id,
+        store_active=terminal.store.is_active,
+        order_amount=request.order_amount,
+        currency=request.currency,
+        now=now,
+    )
+    if reason is None and partnership is None and not _store_accepted(campaign, terminal.store_id):
+        reason = RedemptionReason.STORE_NOT_ACCEPTED
+    return reason, partnership
+
+
 @transaction.atomic
 def _write_off(*, terminal: Terminal, request: WriteOffRequest, key: str, now: dt.datetime) -> Redemption:
     coupon = None
@@ -300,21 +331,13 @@ def _write_off(*, terminal: Terminal, request: WriteOffRequest, key: str, now: d
         coupon = Coupon.objects.select_related("campaign").filter(code=request.code).first()
     campaign = coupon.campaign if coupon is not None else None
     discount = fee = 0
-    slot = None
+    slot = partnership = None
     if coupon is None:
         reason = RedemptionReason.UNKNOWN_CODE if request.well_formed else RedemptionReason.MISTYPED_CODE
     else:
-        reason = rules.static_rejection(
-            coupon=coupon,
-            campaign=campaign,
-            merchant_id=terminal.merchant_id,
-            store_active=terminal.store.is_active,
-            order_amount=request.order_amount,
-            currency=request.currency,
-            now=now,
+        reason, partnership = _acceptance(
+            coupon=coupon, campaign=campaign, terminal=terminal, request=request, now=now
         )
-        if reason is None and not _store_accepted(campaign, terminal.store_id):
-            reason = RedemptionReason.STORE_NOT_ACCEPTED
     if reason is None:
         discount = rules.compute_discount(campaign, request.order_amount)
         fee = campaign.fee_per_redemption
@@ -325,13 +348,21 @@ def _write_off(*, terminal: Terminal, request: WriteOffRequest, key: str, now: d
                     campaign=campaign,
                     cost=discount + fee,
                     now=now,
-                    tz_name=terminal.merchant.timezone,
+                    # the campaign's days are its issuer's (a partner's till may sit elsewhere)
+                    tz_name=partnership.issuer.timezone if partnership else terminal.merchant.timezone,
                 )
         except _Rejected as rejected:
             reason = rejected.reason
     if reason == RedemptionReason.WRONG_MERCHANT:
         campaign = None  # another merchant's offer: record nothing of it on this merchant's row
     status = Redemption.Status.VERIFIED if reason is None else Redemption.Status.REJECTED
+    reimbursement = rules.Reimbursement(0, 0)
+    if partnership is not None and reason is None:
+        reimbursement = rules.compute_reimbursement(
+            discount=discount,
+            max_reimbursement=partnership.max_reimbursement,
+            handling_fee=partnership.handling_fee,
+        )
     redemption = Redemption.objects.create(
         merchant_id=terminal.merchant_id,
         store_id=terminal.store_id,
@@ -346,6 +377,9 @@ def _write_off(*, terminal: Terminal, request: WriteOffRequest, key: str, now: d
         currency=request.currency,
         discount_amount=discount if reason is None else 0,
         fee_amount=fee if reason is None else 0,
+        partnership=partnership if reason is None else None,
+        reimbursement_amount=reimbursement.discount,
+        handling_fee_amount=reimbursement.handling_fee,
         slot=slot,
         idempotency_key=key,
         request_fingerprint=request.fingerprint,
@@ -413,17 +447,7 @@ def check_coupon(
     if coupon is None:
         reason = RedemptionReason.UNKNOWN_CODE if request.well_formed else RedemptionReason.MISTYPED_CODE
     else:
-        reason = rules.static_rejection(
-            coupon=coupon,
-            campaign=campaign,
-            merchant_id=terminal.merchant_id,
-            store_active=terminal.store.is_active,
-            order_amount=request.order_amount,
-            currency=request.currency,
-            now=now,
-        )
-        if reason is None and not _store_accepted(campaign, terminal.store_id):
-            reason = RedemptionReason.STORE_NOT_ACCEPTED
+        reason, _ = _acceptance(coupon=coupon, campaign=campaign, terminal=terminal, request=request, now=now)
     discount = 0
     if reason is None:
         discount = rules.compute_discount(campaign, request.order_amount)
@@ -509,7 +533,7 @@ def _void(*, terminal: Terminal, redemption_id: int, reason: str, now: dt.dateti
     now = now or timezone.now()
     # A plain read and the checks first, no lock (as the write-off does).
     found = (
-        Redemption.objects.select_related("campaign", "coupon")
+        Redemption.objects.select_related("campaign__merchant", "coupon")
         .filter(pk=redemption_id, merchant_id=terminal.merchant_id)
         .first()
     )
@@ -534,7 +558,8 @@ def _void(*, terminal: Terminal, redemption_id: int, reason: str, now: dt.dateti
         )
         budget.release_daily(  # a no-op unless the campaign counted it against a daily cap
             campaign_id=campaign.pk,
-            day=budget.day_of(redemption.created_at, terminal.merchant.timezone),
+            # the issuer's day, where the write-off counted (a partner's till may sit elsewhere)
+            day=budget.day_of(redemption.created_at, campaign.merchant.timezone),
             cost=redemption.discount_amount + redemption.fee_amount,
         )
     # 4. the redemption itself, conditionally: only one void can win.

@@ -27,6 +27,7 @@ from backend.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndp
 from billing import services as billing_services
 from billing.models import BillingPeriod, Invoice
 from tests.factories import (
+    CampaignPartnerFactory,
     CouponFactory,
     FanPoolFactory,
     MerchantFactory,
@@ -121,6 +122,11 @@ def world():
     for campaign in campaigns:
         campaign.accepted_stores.set(stores[:3])
         PlacementFactory(campaign=campaign)
+    # as a partner of other issuers' campaigns (at chosen stores), and partners of its own
+    for campaign in campaigns:
+        CampaignPartnerFactory(campaign=campaign, partner=MerchantFactory())
+    for _ in range(ROWS + 2):
+        CampaignPartnerFactory(campaign=active_campaign(), partner=me, all_stores=False).stores.set(stores[:2])
     # as a publisher: pools, one with members, a placement into it with codes and jobs
     pools = [FanPoolFactory(merchant=me) for _ in range(ROWS + 2)]
     big_pool = pool_with_fans(ROWS + 2, merchant=me)

@@ -6,13 +6,19 @@ import factory
 from django.utils import timezone
 
 from backend.campaigns.budget import allocate_slots
-from backend.campaigns.models import Campaign, Placement
+from backend.campaigns.models import Campaign, CampaignPartner, Placement
 from backend.coupons import codes
 from backend.coupons.models import Coupon
 from tests.factories.audience import FanFactory, FanPoolFactory
 from tests.factories.merchants import MerchantFactory
 
-__all__ = ["CampaignFactory", "PlacementFactory", "CouponFactory", "active_campaign"]
+__all__ = [
+    "CampaignFactory",
+    "PlacementFactory",
+    "CouponFactory",
+    "CampaignPartnerFactory",
+    "active_campaign",
+]
 
 
 class CampaignFactory(factory.django.DjangoModelFactory):
@@ -59,3 +65,19 @@ class CouponFactory(factory.django.DjangoModelFactory):
     campaign = factory.SelfAttribute("placement.campaign")
     fan = factory.SubFactory(FanFactory)
     issued_at = factory.LazyFunction(timezone.now)
+
+
+class CampaignPartnerFactory(factory.django.DjangoModelFactory):
+    """An accepted partnership for all the partner's stores (pass ``status`` / ``all_stores``)."""
+
+    class Meta:
+        model = CampaignPartner
+
+    campaign = factory.SubFactory(CampaignFactory)
+    issuer = factory.SelfAttribute("campaign.merchant")
+    partner = factory.SubFactory(MerchantFactory)
+    status = CampaignPartner.Status.ACCEPTED
+    all_stores = True
+    max_reimbursement = 500
+    handling_fee = 30
+    decided_at = factory.LazyFunction(timezone.now)

@@ -8,15 +8,15 @@ from dataclasses import dataclass, field
 import factory
 from django.utils import timezone
 
-from backend.campaigns.models import Campaign, Placement
+from backend.campaigns.models import Campaign, CampaignPartner, Placement
 from backend.coupons.models import Coupon
 from backend.merchants.models import Merchant, Store, Terminal
 from backend.redemptions import services
 from backend.redemptions.models import Redemption
-from tests.factories.campaigns import CouponFactory, PlacementFactory, active_campaign
+from tests.factories.campaigns import CampaignPartnerFactory, CouponFactory, PlacementFactory, active_campaign
 from tests.factories.merchants import MerchantFactory, StoreFactory, make_terminal
 
-__all__ = ["PosSetup", "pos_setup", "redeem", "RedemptionFactory"]
+__all__ = ["PosSetup", "PartnerTill", "pos_setup", "partner_till", "redeem", "RedemptionFactory"]
 
 
 @dataclass
@@ -51,6 +51,30 @@ def pos_setup(*, coupons: int = 1, **campaign_kwargs) -> PosSetup:
     for _ in range(coupons):
         setup.coupon()
     return setup
+
+
+@dataclass
+class PartnerTill:
+    """A partner merchant of ``setup``'s campaign with one store and one terminal."""
+
+    merchant: Merchant
+    store: Store
+    terminal: Terminal
+    secret: str
+    partnership: CampaignPartner
+
+    @property
+    def signing(self) -> tuple[str, str]:
+        return (self.terminal.uid, self.secret)
+
+
+def partner_till(setup: PosSetup, **partnership_kwargs) -> PartnerTill:
+    """A partner of ``setup.campaign`` (accepted for all its stores unless told otherwise)."""
+    merchant = MerchantFactory()
+    store = StoreFactory(merchant=merchant)
+    terminal, secret = make_terminal(store)
+    partnership = CampaignPartnerFactory(campaign=setup.campaign, partner=merchant, **partnership_kwargs)
+    return PartnerTill(merchant, store, terminal, secret, partnership)
 
 
 def redeem(setup: PosSetup, code: str | None = None, *, amount: int = 3000, **kwargs) -> Redemption:
