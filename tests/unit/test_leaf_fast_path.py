@@ -32,7 +32,14 @@ class Query(graphene.ObjectType):
         at = dt.datetime(2026, 12, 2, 10, 0, tzinfo=dt.UTC)
         return [
             {"name": "a", "amount": 100, "at": at, "color": "red", "count": 3, "required_name": "x"},
-            {"name": None, "amount": 5, "at": None, "color": "blue", "count": "not a number", "required_name": "y"},
+            {
+                "name": None,
+                "amount": 5,
+                "at": None,
+                "color": "blue",
+                "count": "not a number",
+                "required_name": "y",
+            },
             {"name": "c", "amount": 7, "at": at, "color": "green", "count": 1, "required_name": None},
         ]
 
