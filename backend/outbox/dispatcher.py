@@ -2,7 +2,8 @@
 
 A request only inserts its event row; a statement trigger on the outbox table sends a
 NOTIFY when the inserting transaction commits (migration 0004). The dispatcher LISTENs,
-wakes on it (or after ``OUTBOX_DISPATCH_POLL_SECONDS`` at the latest), leases every due
+wakes on it (or after ``OUTBOX_DISPATCH_POLL_SECONDS`` at the latest), waits
+``OUTBOX_DISPATCH_COALESCE_SECONDS`` for more to commit, leases every due
 event (``claim_due_events``: SKIP LOCKED, so several dispatchers take disjoint sets) and
 publishes them as ``dispatch_events`` tasks of up to ``OUTBOX_BATCH_SIZE``. When the broker
 is down it gives the leases back and tries again at the next wake-up; the periodic sweeper
@@ -34,6 +35,10 @@ CHANNEL = "outbox_event"
 
 def poll_seconds() -> float:
     return float(getattr(settings, "OUTBOX_DISPATCH_POLL_SECONDS", 1.0))
+
+
+def coalesce_seconds() -> float:
+    return float(getattr(settings, "OUTBOX_DISPATCH_COALESCE_SECONDS", 0.25))
 
 
 def release(event_ids: list[int]) -> None:
@@ -103,6 +108,9 @@ class Dispatcher:
                     self.run_once()
                     readable, _, _ = select.select([listener], [], [], poll_seconds())
                     if readable:
+                        # Let what commits meanwhile join: under load one task then carries
+                        # many events (the handlers work per batch), not one task per event.
+                        self._stop.wait(coalesce_seconds())
                         listener.poll()
                         listener.notifies.clear()
             except Exception:

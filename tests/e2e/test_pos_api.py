@@ -512,3 +512,23 @@ def test_list_filters_and_pages(api, operation, django_assert_max_num_queries):
     assert voided["redemptions"]["totalCount"] == 1
     with django_assert_max_num_queries(4):
         api.execute(operation("pos_redemption"), {"id": first["edges"][0]["node"]["id"]}, key=key).ok()
+
+
+def test_a_row_written_before_the_facts_replays_its_stored_answer(api, operation):
+    """Rows from before Redemption.response kept facts hold the camelCase answer itself:
+    a replay of one still answers what it said then (here: a campaign renamed since)."""
+    setup = pos_setup()
+    variables = redeem_vars(setup.coupons[0].code, key="old-row")
+    first = api.execute(operation("pos_redeem_coupon"), variables, terminal=setup.signing).ok()
+    redemption = Redemption.objects.get()
+    old = first["redeemCoupon"]["redemption"]
+    redemption.response = {
+        "redemption": {k: v for k, v in old.items() if k != "id"},
+        "errors": [],
+    }
+    redemption.save(update_fields=["response"])
+    setup.campaign.name = "Renamed since"
+    setup.campaign.save(update_fields=["name"])
+    again = api.execute(operation("pos_redeem_coupon"), variables, terminal=setup.signing).ok()
+    assert again == first
+    assert Redemption.objects.count() == 1
