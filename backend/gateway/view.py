@@ -17,7 +17,9 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseNotAllowed, JsonResponse, QueryDict
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
+from graphene.relay.node import GlobalID
 from graphene.types.resolver import dict_or_attr_resolver as graphene_default_resolver
+from graphene_django import DjangoObjectType
 from graphene_django.settings import graphene_settings
 from graphene_django.views import GraphQLView, HttpError
 from graphql import (
@@ -27,7 +29,6 @@ from graphql import (
     FieldNode,
     GraphQLError,
     GraphQLField,
-    GraphQLLeafType,
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
@@ -158,22 +159,26 @@ def valid_document(schema: GraphQLSchema, rules: tuple, query: str, limits: cost
     return document
 
 
-def _leaf_plan(field: GraphQLField) -> tuple[str, object, GraphQLLeafType] | None:
-    """(attribute, default, scalar or enum type) of a field that graphene resolves by
-    reading an attribute (its default resolver) and that returns a leaf; None otherwise."""
+def _leaf_plan(field: GraphQLField, parent_type_name: str) -> tuple | None:
+    """How to answer a leaf field without graphql-core's per-field machinery, or None:
+
+    - ("attr", attribute, default, leaf type): graphene's default resolver reads an attribute;
+    - ("id", node, type name, leaf type): the relay global id of a DjangoObjectType's pk.
+    """
     resolve = field.resolve
-    if not (
-        isinstance(resolve, functools.partial)
-        and resolve.func is graphene_default_resolver
-        and len(resolve.args) == 2
-        and not resolve.keywords
-        and not field.args
-    ):
-        return None
     leaf = get_nullable_type(field.type)
-    if not is_leaf_type(leaf):
+    if field.args or not is_leaf_type(leaf) or not isinstance(resolve, functools.partial):
         return None
-    return resolve.args[0], resolve.args[1], leaf
+    if resolve.func is graphene_default_resolver and len(resolve.args) == 2 and not resolve.keywords:
+        return ("attr", resolve.args[0], resolve.args[1], leaf)
+    if (
+        resolve.func is GlobalID.id_resolver
+        and len(resolve.args) == 2
+        and resolve.args[0] is DjangoObjectType.resolve_id
+        and set(resolve.keywords) <= {"parent_type_name"}
+    ):
+        return ("id", resolve.args[1], resolve.keywords.get("parent_type_name") or parent_type_name, leaf)
+    return None
 
 
 _NO_PLAN = object()
@@ -196,18 +201,23 @@ class SyncExecutionContext(ExecutionContext):
 
     def execute_field(self, parent_type, source, field_nodes, path):
         field_def = parent_type.fields.get(field_nodes[0].name.value)
-        if field_def is not None and not self.middleware_manager:
+        middleware = self.middleware_manager  # graphene-django passes one, empty, always
+        if field_def is not None and (middleware is None or not middleware.middlewares):
             plan = getattr(field_def, "_leaf_plan", _NO_PLAN)  # kept on the schema's own field
             if plan is _NO_PLAN:
-                plan = _leaf_plan(field_def)
+                plan = _leaf_plan(field_def, parent_type.name)
                 field_def._leaf_plan = plan
             if plan is not None:
-                attname, default, leaf = plan
-                value = (
-                    source.get(attname, default)
-                    if isinstance(source, dict)
-                    else getattr(source, attname, default)
-                )
+                kind, first, second, leaf = plan
+                if kind == "id":
+                    pk = getattr(source, "pk", None)
+                    value = None if pk is None else first.to_global_id(second, pk)
+                else:
+                    value = (
+                        source.get(first, second)
+                        if isinstance(source, dict)
+                        else getattr(source, first, second)
+                    )
                 if value is not None and value is not Undefined and not callable(value):
                     try:
                         serialized = leaf.serialize(value)
