@@ -34,6 +34,16 @@ class AttributionRecord(models.Model):
     sharer = models.ForeignKey(
         "audience.Fan", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
+    # A write-off at a partner's store (backend.campaigns CampaignPartner): the redeeming
+    # partner, and what the issuer owes it for this write-off. Null / 0 at the issuer's stores.
+    partner = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
+    reimbursement_amount = models.BigIntegerField(
+        default=0,
+        db_default=0, help_text="The discount the issuer reimburses the partner (capped at the partnership's maximum)."
+    )
+    handling_fee_amount = models.BigIntegerField(default=0, db_default=0, help_text="The partner's handling fee.")
 
     issued_at = models.DateTimeField(help_text="When the coupon was issued to the fan.")
     redeemed_at = models.DateTimeField(help_text="When the write-off was verified.")
@@ -75,6 +85,13 @@ class AttributionRecord(models.Model):
                 name="attribution_fee_credited_within_fee",
             ),
             models.CheckConstraint(condition=Q(seconds_to_redeem__gte=0), name="attribution_seconds_nonneg"),
+            models.CheckConstraint(
+                condition=Q(reimbursement_amount__gte=0)
+                & Q(reimbursement_amount__lte=models.F("discount_amount"))
+                & Q(handling_fee_amount__gte=0)
+                & (Q(partner__isnull=False) | Q(reimbursement_amount=0, handling_fee_amount=0)),
+                name="attribution_reimbursement_only_for_partners",
+            ),
             # At most one new-customer write-off per (issuer, fan), whatever the concurrency.
             models.UniqueConstraint(
                 fields=["issuer", "fan"],
@@ -87,10 +104,20 @@ class AttributionRecord(models.Model):
             models.Index(fields=["issuer", "redeemed_at"], name="attribution_issuer_time_idx"),
             models.Index(fields=["publisher", "redeemed_at"], name="attribution_publisher_time_idx"),
             models.Index(fields=["issuer", "fan", "redeemed_at"], name="attribution_issuer_fan_idx"),
+            models.Index(
+                fields=["partner", "redeemed_at"],
+                name="attribution_partner_time_idx",
+                condition=Q(partner__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Attribution of redemption {self.redemption_id}"
+
+    @property
+    def reimbursement_total(self) -> int:
+        """What the issuer owes the partner for this write-off (0 at its own stores)."""
+        return self.reimbursement_amount + self.handling_fee_amount
 
     @property
     def is_billable(self) -> bool:

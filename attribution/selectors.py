@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from backend.merchants.models import Merchant
 
 from . import reconcile as reconciliation
-from .models import ReportExport
+from .models import AttributionRecord, ReportExport
 from .reports import Dimension, Report, ReportFilters, build_report, period_bounds
 
 
@@ -26,3 +27,14 @@ def reconcile_for(
     """Reconcile the issuer ``merchant``'s write-offs over inclusive days in its time zone."""
     start, end = period_bounds(merchant, date_from, date_to)
     return reconciliation.reconcile(merchant=merchant, start=start, end=end)
+
+
+def record_of(*, redemption_id: int) -> AttributionRecord | None:
+    """The attribution record of a write-off, or None (never creates one). Billing reads it
+    when attribution announces it (``attribution.recorded``)."""
+    return AttributionRecord.objects.filter(redemption_id=redemption_id).first()
+
+
+def records_of(*, redemption_ids: Sequence[int]) -> dict[int, AttributionRecord]:
+    """The records of these write-offs by redemption id (those that exist; none is created)."""
+    return {r.redemption_id: r for r in AttributionRecord.objects.filter(redemption_id__in=list(redemption_ids))}

@@ -6,11 +6,13 @@ class BillingConfig(AppConfig):
     label = "billing"
 
     def ready(self) -> None:
-        from backend.outbox.registry import REDEMPTION_VERIFIED, REDEMPTION_VOIDED, register
+        from attribution.events import ATTRIBUTION_RECORDED
+        from backend.outbox.registry import REDEMPTION_VOIDED, register
 
         from . import handlers, reconcile, writeoff_export  # noqa: F401  (reconcile registers its checks)
 
         writeoff_export.register()
 
-        register(REDEMPTION_VERIFIED, name="billing.charge", batch=handlers.charge_batch)(handlers.charge)
+        # Billing reacts to the record attribution announces; it never creates one.
+        register(ATTRIBUTION_RECORDED, name="billing.charge", batch=handlers.charge_batch)(handlers.charge)
         register(REDEMPTION_VOIDED, name="billing.void")(handlers.void)

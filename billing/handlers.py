@@ -15,7 +15,7 @@ def _redemption_id(event) -> int:
 
 
 def charge(event) -> None:
-    """REDEMPTION_VERIFIED -> one charge posting if the write-off is billable."""
+    """ATTRIBUTION_RECORDED -> one charge posting if the write-off is billable."""
     services.charge_redemption(redemption_id=_redemption_id(event))
 
 

@@ -6,6 +6,9 @@ Sign convention: a line's ``amount`` is a debit when positive and a credit when 
 A charge posting debits the issuer's receivable with the fee and credits the publisher's
 payable with its share and the platform's revenue with the rest, so every posting sums to
 zero (checked in code and by a deferred constraint trigger at commit, see the migration).
+A write-off at a partner's store adds the reimbursement (the discount given, capped, plus
+the handling fee): the issuer's receivable is debited with it too and the partner's payable
+credited, in the same posting, so it locks, reverses and credits with the fee.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ class LedgerAccount(models.Model):
     class Kind(models.TextChoices):
         ISSUER_RECEIVABLE = "issuer_receivable", "Issuer receivable"
         PUBLISHER_PAYABLE = "publisher_payable", "Publisher payable"
+        PARTNER_PAYABLE = "partner_payable", "Partner payable (reimbursements)"
         PLATFORM_REVENUE = "platform_revenue", "Platform revenue"
 
     merchant = models.ForeignKey(
@@ -37,7 +41,10 @@ class LedgerAccount(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(kind="platform_revenue", merchant__isnull=True)
-                | (Q(kind__in=["issuer_receivable", "publisher_payable"]) & Q(merchant__isnull=False)),
+                | (
+                    Q(kind__in=["issuer_receivable", "publisher_payable", "partner_payable"])
+                    & Q(merchant__isnull=False)
+                ),
                 name="ledgeraccount_owner_matches_kind",
             ),
         ]
@@ -66,6 +73,20 @@ class Posting(models.Model):
     campaign = models.ForeignKey("campaigns.Campaign", on_delete=models.PROTECT, related_name="+")
     currency = models.CharField(max_length=3)
     fee_amount = models.BigIntegerField(help_text="The fee this posting charges (negative for an undo).")
+    partner = models.ForeignKey(
+        "merchants.Merchant",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The redeeming partner the issuer reimburses; null at the issuer's own stores.",
+    )
+    reimbursement_amount = models.BigIntegerField(
+        default=0, db_default=0, help_text="The discount reimbursed to the partner (negative for an undo)."
+    )
+    handling_fee_amount = models.BigIntegerField(
+        default=0, db_default=0, help_text="The partner's handling fee (negative for an undo)."
+    )
     occurred_at = models.DateTimeField(help_text="The write-off (charge) or the void (undo).")
     reason = models.CharField(
         max_length=200, blank=True, default="", help_text="Why an undo was posted: a void, or a dispute."
@@ -93,6 +114,15 @@ class Posting(models.Model):
                 condition=Q(kind="charge", reverses__isnull=True, fee_amount__gte=0)
                 | (Q(kind__in=["reversal", "credit"]) & Q(reverses__isnull=False) & Q(fee_amount__lte=0)),
                 name="posting_undo_has_origin",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="charge", reimbursement_amount__gte=0, handling_fee_amount__gte=0)
+                | Q(kind__in=["reversal", "credit"], reimbursement_amount__lte=0, handling_fee_amount__lte=0),
+                name="posting_reimbursement_sign",
+            ),
+            models.CheckConstraint(
+                condition=Q(partner__isnull=False) | Q(reimbursement_amount=0, handling_fee_amount=0),
+                name="posting_reimbursement_has_partner",
             ),
         ]
         indexes = [models.Index(fields=["issuer", "occurred_at"], name="posting_issuer_time_idx")]

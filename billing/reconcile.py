@@ -6,6 +6,9 @@
 - ``billing.postings``: every posting's lines sum to zero;
 - ``billing.invoices``: every invoice's amount equals its issuer-receivable lines.
 - ``billing.double_charges``: no redemption has two charges;
+- ``billing.reimbursements``: every charge owes its partner exactly the record's
+  reimbursement (partner payable = reimbursement + handling fee, issuer receivable = fee +
+  both), and an undo takes back exactly what its charge posted, line by line;
 - ``billing.stripe``: every invoice at Stripe has our currency, total and status.
 """
 
@@ -30,7 +33,8 @@ def check_charges(*, merchant: Merchant, start: dt.datetime, end: dt.datetime) -
     rows = _rows(
         """
         SELECT a.id, a.redemption_id, a.campaign_id,
-               (a.in_attribution_window AND a.voided_at IS NULL AND a.fee_amount > 0) AS billable,
+               (a.in_attribution_window AND a.voided_at IS NULL
+                AND a.fee_amount + a.reimbursement_amount + a.handling_fee_amount > 0) AS billable,
                c.id IS NOT NULL AS charged, u.id IS NOT NULL AS undone,
                coalesce(u.reason LIKE 'dispute:%%', false) AS disputed
         FROM attribution_attributionrecord a
@@ -145,6 +149,61 @@ def check_double_charges(*, merchant: Merchant, start: dt.datetime, end: dt.date
         Discrepancy("billing.double_charges", "CHARGED_TWICE", f"Redemption {rid} has {n} charges.", cid, rid)
         for rid, cid, n in rows
     ]
+
+
+@register_check("billing.reimbursements")
+def check_reimbursements(*, merchant: Merchant, start: dt.datetime, end: dt.datetime) -> list[Discrepancy]:
+    """Charges carry the record's reimbursement to the partner's payable, and undos negate
+    their charge's lines exactly (fee, share and reimbursement)."""
+    charges = _rows(
+        """
+        SELECT p.id, p.redemption_id, p.campaign_id, p.fee_amount,
+               a.reimbursement_amount + a.handling_fee_amount, a.partner_id,
+               coalesce(sum(e.amount) FILTER (WHERE e.account_kind = 'issuer_receivable'), 0),
+               coalesce(-sum(e.amount) FILTER (WHERE e.account_kind = 'partner_payable'), 0),
+               coalesce(min(e.merchant_id) FILTER (WHERE e.account_kind = 'partner_payable'), a.partner_id)
+        FROM billing_posting p
+        JOIN attribution_attributionrecord a ON a.redemption_id = p.redemption_id
+        JOIN billing_ledgerentry e ON e.posting_id = p.id
+        WHERE p.issuer_id = %s AND p.kind = 'charge' AND p.occurred_at >= %s AND p.occurred_at < %s
+        GROUP BY p.id, a.id ORDER BY p.id
+        """,
+        [merchant.pk, start, end],
+    )
+    found = [
+        Discrepancy(
+            "billing.reimbursements",
+            "REIMBURSEMENT_MISMATCH",
+            f"Charge {pid} owes the partner {paid} (issuer {receivable}) but the record says {owed} "
+            f"(issuer {fee + owed}).",
+            cid,
+            rid,
+        )
+        for pid, rid, cid, fee, owed, partner, receivable, paid, paid_to in charges
+        if paid != owed or receivable != fee + owed or paid_to != partner
+    ]
+    undos = _rows(
+        """
+        SELECT u.id, u.redemption_id, u.campaign_id
+        FROM billing_posting u
+        JOIN billing_ledgerentry ue ON ue.posting_id = u.id
+        LEFT JOIN billing_ledgerentry ce ON ce.posting_id = u.reverses_id AND ce.account_id = ue.account_id
+        WHERE u.issuer_id = %s AND u.reverses_id IS NOT NULL AND u.occurred_at >= %s AND u.occurred_at < %s
+          AND (ce.id IS NULL OR ce.amount <> -ue.amount)
+        """,
+        [merchant.pk, start, end],
+    )
+    found += [
+        Discrepancy(
+            "billing.reimbursements",
+            "UNDO_MISMATCH",
+            f"Posting {uid} does not negate its charge line by line.",
+            cid,
+            rid,
+        )
+        for uid, rid, cid in undos
+    ]
+    return found
 
 
 # Our invoice status -> the Stripe statuses that agree with it.

@@ -147,6 +147,11 @@ class BillingWriteOffType(MerchantScopedType):
     merchant_field = "issuer"
     redemption_id = graphene.ID(required=True)
     fee = Money(required=True, description="Minor units.")
+    reimbursement = Money(
+        required=True,
+        description="Owed to the partner whose store wrote it off: the discount it gave (capped) plus "
+        "its handling fee; 0 at the issuer's own stores.",
+    )
     period = graphene.String(description="The month that bills it, YYYY-MM; null inside its void window.")
     invoice_id = graphene.ID(description="The invoice that bills it; null until its month closes.")
     state = LedgerState(required=True)
@@ -166,6 +171,9 @@ class BillingWriteOffType(MerchantScopedType):
 
     def resolve_fee(root, info):
         return root.fee_amount
+
+    def resolve_reimbursement(root, info):
+        return root.reimbursement_amount + root.handling_fee_amount
 
     def resolve_period(root, info):
         return f"{root.billed_period:%Y-%m}" if root.billed_period else None

@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from attribution import selectors as attribution_selectors
 from attribution import services as attribution_services
 from backend.api import ids
 from backend.api.errors import CommonErrorCode, ErrorCollector, ServiceError
@@ -143,14 +144,68 @@ def _write_lines(
     return LedgerEntry.objects.bulk_create(lines)
 
 
+def _charge_amounts(record, split) -> list[tuple[int | None, str, int]]:
+    """The lines of a charge: the issuer owes the fee and, at a partner's store, the
+    reimbursement; the publisher earns its share, the platform the rest, the partner its
+    reimbursement (discount given, capped, plus the handling fee)."""
+    owed = record.reimbursement_amount + record.handling_fee_amount
+    amounts = [
+        (record.issuer_id, Kind.ISSUER_RECEIVABLE, split.fee + owed),
+        (record.publisher_id, Kind.PUBLISHER_PAYABLE, -split.publisher),
+        (None, Kind.PLATFORM_REVENUE, -split.platform),
+    ]
+    if owed:
+        amounts.append((record.partner_id, Kind.PARTNER_PAYABLE, -owed))
+    return amounts
+
+
+def _charge_posting(record, split) -> Posting:
+    return Posting(
+        kind=Posting.Kind.CHARGE,
+        redemption_id=record.redemption_id,
+        issuer_id=record.issuer_id,
+        publisher_id=record.publisher_id,
+        campaign_id=record.campaign_id,
+        currency=record.currency,
+        fee_amount=split.fee,
+        partner_id=record.partner_id,
+        reimbursement_amount=record.reimbursement_amount,
+        handling_fee_amount=record.handling_fee_amount,
+        occurred_at=record.redeemed_at,
+    )
+
+
+def _undo_posting(charge: Posting, *, kind: str, occurred_at: dt.datetime, reason: str) -> Posting:
+    """The posting that undoes ``charge`` whole: fee, share and reimbursement."""
+    return Posting.objects.create(
+        kind=kind,
+        redemption_id=charge.redemption_id,
+        issuer_id=charge.issuer_id,
+        publisher_id=charge.publisher_id,
+        campaign_id=charge.campaign_id,
+        currency=charge.currency,
+        fee_amount=-charge.fee_amount,
+        partner_id=charge.partner_id,
+        reimbursement_amount=-charge.reimbursement_amount,
+        handling_fee_amount=-charge.handling_fee_amount,
+        occurred_at=occurred_at,
+        reverses=charge,
+        reason=reason,
+    )
+
+
 def charge_redemption(*, redemption_id: int) -> Posting | None:
     """The charge posting of a billable write-off, created exactly once.
 
+    Billing reacts, it does not create: it posts from the attribution record attribution
+    announced (``attribution.recorded``) and returns None while there is none.
     Billable: the attribution record is inside its attribution window and the redemption is
     still verified. The issuer's receivable is debited with the fee; the publisher's payable
-    is credited with its floored share and the platform's revenue with the remainder.
-    Returns None when there is nothing to charge (rejected, voided, not attributed, or a
-    zero fee: a campaign without a fee posts nothing, and reconcile expects nothing).
+    is credited with its floored share and the platform's revenue with the remainder. At a
+    partner's store the issuer's receivable also carries the reimbursement, credited to the
+    partner's payable, in the same posting. Returns None when there is nothing to charge
+    (rejected, voided, not attributed, or nothing owed: a campaign without a fee, written
+    off at the issuer's own store, posts nothing, and reconcile expects nothing).
     """
     with transaction.atomic():
         redemption = Redemption.objects.select_for_update(no_key=True).filter(pk=redemption_id).first()
@@ -159,36 +214,19 @@ def charge_redemption(*, redemption_id: int) -> Posting | None:
         existing = Posting.objects.filter(redemption_id=redemption_id, kind=Posting.Kind.CHARGE).first()
         if existing is not None or redemption.status != Redemption.Status.VERIFIED:
             return existing
-        record = attribution_services.record_for_redemption(redemption_id=redemption_id)
+        record = attribution_selectors.record_of(redemption_id=redemption_id)
         if record is None or not record.in_attribution_window or record.voided_at is not None:
             return None
         terms = Placement.objects.filter(pk=record.placement_id).values(
             "publisher_share_bps", "campaign__void_window_seconds"
         )[0]
         split = split_fee(record.fee_amount, terms["publisher_share_bps"])
-        if split.fee == 0:
+        if split.fee == 0 and record.reimbursement_total == 0:
             return None
-        posting = Posting.objects.create(
-            kind=Posting.Kind.CHARGE,
-            redemption_id=redemption_id,
-            issuer_id=record.issuer_id,
-            publisher_id=record.publisher_id,
-            campaign_id=record.campaign_id,
-            currency=record.currency,
-            fee_amount=split.fee,
-            occurred_at=record.redeemed_at,
-        )
+        posting = _charge_posting(record, split)
+        posting.save()
         lock_after = record.redeemed_at + dt.timedelta(seconds=terms["campaign__void_window_seconds"])
-        _write_lines(
-            posting,
-            [
-                (record.issuer_id, Kind.ISSUER_RECEIVABLE, split.fee),
-                (record.publisher_id, Kind.PUBLISHER_PAYABLE, -split.publisher),
-                (None, Kind.PLATFORM_REVENUE, -split.platform),
-            ],
-            state=State.PENDING,
-            lock_after=lock_after,
-        )
+        _write_lines(posting, _charge_amounts(record, split), state=State.PENDING, lock_after=lock_after)
         return posting
 
 
@@ -214,7 +252,7 @@ def charge_redemptions(*, redemption_ids: Sequence[int]) -> list[Posting]:
         todo = [pk for pk, status in locked if status == Redemption.Status.VERIFIED and pk not in charged]
         if not todo:
             return []
-        records = attribution_services.record_for_redemptions(redemption_ids=todo)
+        records = attribution_selectors.records_of(redemption_ids=todo)
         billable = [
             records[pk]
             for pk in todo
@@ -232,30 +270,14 @@ def charge_redemptions(*, redemption_ids: Sequence[int]) -> list[Posting]:
             r.redemption_id: split_fee(r.fee_amount, terms[r.placement_id]["publisher_share_bps"])
             for r in billable
         }
-        billable = [r for r in billable if splits[r.redemption_id].fee > 0]  # a zero fee posts nothing
+        # nothing owed (a zero fee at the issuer's own store) posts nothing
+        billable = [r for r in billable if splits[r.redemption_id].fee > 0 or r.reimbursement_total > 0]
         if not billable:
             return []
-        postings = Posting.objects.bulk_create(
-            Posting(
-                kind=Posting.Kind.CHARGE,
-                redemption_id=r.redemption_id,
-                issuer_id=r.issuer_id,
-                publisher_id=r.publisher_id,
-                campaign_id=r.campaign_id,
-                currency=r.currency,
-                fee_amount=splits[r.redemption_id].fee,
-                occurred_at=r.redeemed_at,
-            )
-            for r in billable
-        )
+        postings = Posting.objects.bulk_create(_charge_posting(r, splits[r.redemption_id]) for r in billable)
         planned = []
         for record, posting in zip(billable, postings, strict=True):
-            split = splits[record.redemption_id]
-            amounts = [
-                (record.issuer_id, Kind.ISSUER_RECEIVABLE, split.fee),
-                (record.publisher_id, Kind.PUBLISHER_PAYABLE, -split.publisher),
-                (None, Kind.PLATFORM_REVENUE, -split.platform),
-            ]
+            amounts = _charge_amounts(record, splits[record.redemption_id])
             if sum(amount for _, _, amount in amounts) != 0:
                 raise UnbalancedPosting(f"posting {posting.pk} lines {amounts} do not sum to zero")
             lock_after = record.redeemed_at + dt.timedelta(
@@ -312,18 +334,7 @@ def undo_charge(*, redemption_id: int, now: dt.datetime | None = None) -> Postin
             raise AssertionError(f"posting {charge.pk} has lines in different states")
         voided_at = redemption.voided_at or now
         kind = Posting.Kind.REVERSAL if pending or not lines else Posting.Kind.CREDIT
-        undo = Posting.objects.create(
-            kind=kind,
-            redemption_id=redemption_id,
-            issuer_id=charge.issuer_id,
-            publisher_id=charge.publisher_id,
-            campaign_id=charge.campaign_id,
-            currency=charge.currency,
-            fee_amount=-charge.fee_amount,
-            occurred_at=voided_at,
-            reverses=charge,
-            reason="void",
-        )
+        undo = _undo_posting(charge, kind=kind, occurred_at=voided_at, reason="void")
         amounts = [(line.merchant_id, line.account_kind, -line.amount) for line in lines]
         if kind == Posting.Kind.REVERSAL:
             LedgerEntry.objects.filter(posting=charge, state=State.PENDING).update(state=State.REVERSED)
@@ -439,18 +450,7 @@ def dispute_charge(*, redemption_id: int, reason: str, now: dt.datetime | None =
                 "Inside the void window: void it at the till.",
                 "redemption_id",
             )
-        credit = Posting.objects.create(
-            kind=Posting.Kind.CREDIT,
-            redemption_id=redemption_id,
-            issuer_id=charge.issuer_id,
-            publisher_id=charge.publisher_id,
-            campaign_id=charge.campaign_id,
-            currency=charge.currency,
-            fee_amount=-charge.fee_amount,
-            occurred_at=now,
-            reverses=charge,
-            reason=f"dispute: {reason}",
-        )
+        credit = _undo_posting(charge, kind=Posting.Kind.CREDIT, occurred_at=now, reason=f"dispute: {reason}")
         attribution_services.credit_record_fee(redemption_id=redemption_id, amount=charge.fee_amount)
         period = open_period(issuer_id=charge.issuer_id, period_start=month_of(now, charge.issuer))
         _write_lines(

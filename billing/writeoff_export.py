@@ -42,7 +42,7 @@ SCHEMA = pa.schema(
         ("fee_amount", pa.int64()),
         ("publisher_share", pa.int64()),
         ("network_share", pa.int64()),
-        ("reimbursement", pa.int64()),  # partner reimbursements do not exist yet: always empty
+        ("reimbursement", pa.int64()),  # owed to the partner whose store wrote it off; empty at own stores
         ("ledger_state", pa.string()),
         ("invoice_id", pa.string()),
         ("invoice_status", pa.string()),
@@ -53,7 +53,7 @@ _SQL = """
 SELECT r.id, r.created_at, r.status, r.voided_at, r.campaign_id, ca.name, r.placement_id,
        pl.publisher_id, pub.name, r.store_id, st.name, t.uid, r.code, r.currency,
        r.order_amount, r.discount_amount, r.fee_amount,
-       ch.publisher_share, ch.network_share, ch.ledger_state, ch.invoice_id, inv.status
+       ch.publisher_share, ch.network_share, ch.reimbursement, ch.ledger_state, ch.invoice_id, inv.status
   FROM redemptions_redemption r
   JOIN campaigns_campaign ca ON ca.id = r.campaign_id
   JOIN merchants_store st ON st.id = r.store_id
@@ -63,6 +63,7 @@ SELECT r.id, r.created_at, r.status, r.voided_at, r.campaign_id, ca.name, r.plac
   LEFT JOIN LATERAL (
         SELECT -sum(e.amount) FILTER (WHERE e.account_kind = 'publisher_payable') AS publisher_share,
                -sum(e.amount) FILTER (WHERE e.account_kind = 'platform_revenue') AS network_share,
+               -sum(e.amount) FILTER (WHERE e.account_kind = 'partner_payable') AS reimbursement,
                max(e.state) FILTER (WHERE e.account_kind = 'issuer_receivable') AS ledger_state,
                max(e.invoice_id) FILTER (WHERE e.account_kind = 'issuer_receivable') AS invoice_id
           FROM billing_posting po JOIN billing_ledgerentry e ON e.posting_id = po.id
@@ -79,8 +80,8 @@ def _iso(value) -> str | None:
 
 def _row(raw: tuple) -> tuple:
     (rid, created, status, voided, campaign, campaign_name, placement, publisher, publisher_name, store,
-     store_name, terminal_uid, code, currency, order, discount, fee, pub_share, net_share, state, invoice,
-     invoice_status) = raw  # fmt: skip
+     store_name, terminal_uid, code, currency, order, discount, fee, pub_share, net_share, reimbursement, state,
+     invoice, invoice_status) = raw  # fmt: skip
     return (
         ids.encode("Redemption", rid),
         _iso(created),
@@ -101,7 +102,7 @@ def _row(raw: tuple) -> tuple:
         fee,
         pub_share,
         net_share,
-        None,
+        reimbursement,
         state,
         ids.encode("Invoice", invoice) if invoice else None,
         invoice_status,

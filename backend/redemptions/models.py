@@ -50,10 +50,12 @@ class Redemption(models.Model):
     )
     reimbursement_amount = models.BigIntegerField(
         default=0,
+        db_default=0,
         help_text="The discount the issuer reimburses the partner (capped); 0 at the issuer's own stores.",
     )
     handling_fee_amount = models.BigIntegerField(
-        default=0, help_text="The partner's handling fee for this write-off; 0 at the issuer's own stores."
+        default=0,
+        db_default=0, help_text="The partner's handling fee for this write-off; 0 at the issuer's own stores."
     )
     slot = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="The CampaignSlot a verified write-off took its unit from."

@@ -166,14 +166,14 @@ class Evaluation:
     campaign_tz: str | None  # the issuer's: a campaign's days are its issuer's
 
 
-# redemption_rejection / redemption_discount / redemption_partnership are the rules; the
+# redemption_rejection / _discount / _reimbursement / _partnership are the rules; the
 # one-statement write-off (redemption_write_off) calls the very same functions.
 _EVALUATE_SQL = """
 SELECT c.id,
        redemption_rejection(c, k, %(merchant)s, %(store)s, %(store_active)s, p.id IS NOT NULL,
                             %(amount)s, %(currency)s, %(at)s),
        redemption_discount(k, %(amount)s),
-       p.id, GREATEST(0, LEAST(redemption_discount(k, %(amount)s), p.max_reimbursement)),
+       p.id, redemption_reimbursement(redemption_discount(k, %(amount)s), p.max_reimbursement),
        GREATEST(0, p.handling_fee), m.timezone
   FROM coupons_coupon c
   JOIN campaigns_campaign k ON k.id = c.campaign_id

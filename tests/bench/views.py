@@ -37,7 +37,8 @@ def _caller(request: HttpRequest):
 
 def serialize(r: Redemption) -> dict:
     """One redemption with the fields of graphql/operations/pos_redemptions.graphql."""
-    placement = r.placement
+    as_partner = r.partnership_id is not None  # the issuer's campaign and placement are not shown
+    placement = None if as_partner else r.placement
     return {
         "id": ids.encode("Redemption", r.pk),
         "code": r.code,
@@ -47,6 +48,10 @@ def serialize(r: Redemption) -> dict:
         "discountAmount": r.discount_amount,
         "feeAmount": r.fee_amount,
         "payAmount": r.order_amount - r.discount_amount,
+        "asPartner": as_partner,
+        "campaignName": r.campaign.name if r.campaign_id else None,
+        "reimbursementAmount": r.reimbursement_amount,
+        "handlingFeeAmount": r.handling_fee_amount,
         "currency": r.currency,
         "createdAt": r.created_at.isoformat(),
         "voidedAt": r.voided_at.isoformat() if r.voided_at else None,
@@ -55,7 +60,7 @@ def serialize(r: Redemption) -> dict:
             "name": r.campaign.name,
             "currency": r.campaign.currency,
         }
-        if r.campaign_id
+        if r.campaign_id and not as_partner
         else None,
         "store": {"id": ids.encode("Store", r.store_id), "name": r.store.name},
         "placement": {

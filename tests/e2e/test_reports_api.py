@@ -21,7 +21,7 @@ from unittest import mock
 import pandas as pd
 import pytest
 
-from attribution import handlers, services
+from attribution import handlers, recording, services
 from backend.api import ids
 from tests.factories import (
     CouponFactory,
@@ -401,7 +401,7 @@ def test_report_is_aggregated_in_sql(world, django_assert_max_num_queries, monke
     terminal = make_terminal(world["stores"][0])[0]
     for _ in range(40):
         r = attribution_writeoff(coupon=CouponFactory(placement=placement), terminal=terminal)
-        services.record_for_redemption(redemption_id=r.pk)
+        recording.record_for_redemption(redemption_id=r.pk)
     seen.clear()
     with django_assert_max_num_queries(2):
         again = reports.build_report(merchant=issuer, dimension=Dimension.PLACEMENT, filters=ReportFilters())

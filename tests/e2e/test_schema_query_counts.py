@@ -18,7 +18,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 from graphql import GraphQLNonNull, get_named_type, is_leaf_type, is_object_type
 
-from attribution import services as attribution_services
+from attribution import recording as attribution_recording
 from backend.api import ids
 from backend.audience.models import FanImport
 from backend.config.schema import schema
@@ -151,7 +151,7 @@ def world():
         me, stores[0], make_terminal(stores[0])[0], campaigns[0], campaigns[0].placements.first()
     )
     redemptions = [write_off(setup) for _ in range(ROWS + 2)]
-    attribution_services.record_for_redemptions(redemption_ids=[r.pk for r in redemptions])
+    attribution_recording.record_for_redemptions(redemption_ids=[r.pk for r in redemptions])
     billing_services.charge_redemptions(redemption_ids=[r.pk for r in redemptions])
     month = dt.date(2010, 1, 1)
     for i in range(ROWS + 2):

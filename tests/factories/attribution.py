@@ -78,14 +78,16 @@ def attribution_event(topic: str, redemption: Redemption) -> OutboxEvent:
 
 
 def attribution_dispatch(redemption: Redemption) -> int:
-    """Run the outbox dispatcher (every registered handler) on the redemption's pending events."""
+    """Run the outbox dispatcher (every registered handler) on the redemption's pending events,
+    and on the events they emit (attribution's record announces itself to billing)."""
     from backend.outbox.services import process_event
 
     pending = OutboxEvent.objects.filter(
         payload__redemption_id=redemption.pk, dispatched_at__isnull=True
     ).order_by("id")
     ran = 0
-    for event_id in pending.values_list("id", flat=True):
-        process_event(event_id)
-        ran += 1
+    while event_ids := list(pending.values_list("id", flat=True)):
+        for event_id in event_ids:
+            process_event(event_id)
+            ran += 1
     return ran

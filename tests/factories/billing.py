@@ -1,7 +1,8 @@
 """Factories for billing: verified write-offs (redemption rows) ready to charge, and voids.
 
 They write Redemption rows directly (as the write-off service leaves them) so that ledger
-tests do not depend on the POS path; the charge service then builds the attribution record.
+tests do not depend on the POS path, and the attribution record as attribution's handler
+does (billing posts from it; it never creates one).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from attribution import recording as attribution_recording
 from backend.campaigns.models import Campaign, Placement
 from backend.coupons.models import Coupon
 from backend.merchants.models import Merchant, Store, Terminal
@@ -67,8 +69,10 @@ def write_off(
     issued_at: dt.datetime | None = None,
     fee: int | None = None,
     order_amount: int = 3000,
+    recorded: bool = True,
 ) -> Redemption:
-    """A verified write-off of a fresh coupon, as the write-off service records it."""
+    """A verified write-off of a fresh coupon, as the write-off service records it, and its
+    attribution record unless ``recorded`` is false (attribution's handler has not run)."""
     at = at or timezone.now()
     coupon = CouponFactory(
         placement=setup.placement,
@@ -77,7 +81,7 @@ def write_off(
         status=Coupon.Status.REDEEMED,
         redeemed_at=at,
     )
-    return Redemption.objects.create(
+    redemption = Redemption.objects.create(
         merchant=setup.issuer,
         store=setup.store,
         terminal=setup.terminal,
@@ -95,6 +99,9 @@ def write_off(
         response={},
         created_at=at,
     )
+    if recorded:
+        attribution_recording.record_for_redemption(redemption_id=redemption.pk)
+    return redemption
 
 
 def void_write_off(redemption: Redemption, *, at: dt.datetime | None = None) -> Redemption:

@@ -11,7 +11,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from attribution import handlers, services
+from attribution import handlers, recording
 from attribution.models import AttributionRecord
 from backend.outbox.registry import REDEMPTION_VERIFIED, REDEMPTION_VOIDED, handlers_for
 from backend.redemptions.models import Redemption
@@ -85,7 +85,7 @@ def test_outside_the_window_is_not_billable(network):
     _, placement, terminal = network
     coupon = CouponFactory(placement=placement, issued_at=timezone.now() - dt.timedelta(days=8))
     redemption = attribution_writeoff(coupon=coupon, terminal=terminal)
-    record = services.record_for_redemption(redemption_id=redemption.pk)
+    record = recording.record_for_redemption(redemption_id=redemption.pk)
     assert record.in_attribution_window is False
     assert record.is_billable is False
 
@@ -95,15 +95,15 @@ def test_window_boundary_is_inclusive(network):
     at = timezone.now()
     coupon = CouponFactory(placement=placement, issued_at=at - dt.timedelta(days=7))
     redemption = attribution_writeoff(coupon=coupon, terminal=terminal, at=at)
-    assert services.record_for_redemption(redemption_id=redemption.pk).in_attribution_window
+    assert recording.record_for_redemption(redemption_id=redemption.pk).in_attribution_window
 
 
 def test_rejected_or_unknown_redemption_has_no_record(network):
     _, placement, terminal = network
     redemption = attribution_writeoff(coupon=CouponFactory(placement=placement), terminal=terminal)
     Redemption.objects.filter(pk=redemption.pk).update(status=Redemption.Status.REJECTED)
-    assert services.record_for_redemption(redemption_id=redemption.pk) is None
-    assert services.record_for_redemption(redemption_id=10**12) is None
+    assert recording.record_for_redemption(redemption_id=redemption.pk) is None
+    assert recording.record_for_redemption(redemption_id=10**12) is None
     assert not AttributionRecord.objects.exists()
 
 
@@ -145,14 +145,14 @@ def test_new_customer_is_the_earliest_write_off_whatever_the_processing_order(ne
         at=now - dt.timedelta(days=1),
     )
     # The later write-off's event is processed first.
-    assert services.record_for_redemption(redemption_id=second.pk).is_new_customer
-    services.record_for_redemption(redemption_id=first.pk)
+    assert recording.record_for_redemption(redemption_id=second.pk).is_new_customer
+    recording.record_for_redemption(redemption_id=first.pk)
     flags = dict(AttributionRecord.objects.values_list("redemption_id", "is_new_customer"))
     assert flags == {first.pk: True, second.pk: False}
 
     # Voiding the first write-off makes the second one the fan's first at this issuer.
     attribution_void(first)
-    services.void_record(redemption_id=first.pk)
+    recording.void_record(redemption_id=first.pk)
     flags = dict(AttributionRecord.objects.values_list("redemption_id", "is_new_customer"))
     assert flags == {first.pk: False, second.pk: True}
 
@@ -167,8 +167,8 @@ def test_new_customer_is_per_issuer(network):
     b = attribution_writeoff(
         coupon=CouponFactory(placement=other_placement, fan=fan), terminal=other_terminal
     )
-    assert services.record_for_redemption(redemption_id=a.pk).is_new_customer
-    assert services.record_for_redemption(redemption_id=b.pk).is_new_customer
+    assert recording.record_for_redemption(redemption_id=a.pk).is_new_customer
+    assert recording.record_for_redemption(redemption_id=b.pk).is_new_customer
 
 
 def redemption_event(redemption):
@@ -194,7 +194,7 @@ def test_concurrent_creators_make_exactly_one_record():
     def run(redemption_id: int) -> None:
         try:
             barrier.wait(timeout=10)
-            services.record_for_redemption(redemption_id=redemption_id)
+            recording.record_for_redemption(redemption_id=redemption_id)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
@@ -271,9 +271,9 @@ def test_new_customer_flag_whatever_the_order_of_events(network, data, hours):
         attribution_void(redemptions[i], with_event=False)
     for kind, i in data.draw(st.permutations(events)):
         if kind == "verified":
-            services.record_for_redemption(redemption_id=redemptions[i].pk)
+            recording.record_for_redemption(redemption_id=redemptions[i].pk)
         else:
-            services.void_record(redemption_id=redemptions[i].pk)
+            recording.void_record(redemption_id=redemptions[i].pk)
 
     live = [r for i, r in enumerate(redemptions) if i not in voided]
     expected = min(live, key=lambda r: (r.created_at, r.pk)).pk if live else None

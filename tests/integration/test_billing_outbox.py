@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
+from attribution.events import ATTRIBUTION_RECORDED as RECORDED
 from attribution.reconcile import reconcile
 from backend.outbox.registry import REDEMPTION_VERIFIED, REDEMPTION_VOIDED, handlers_for
 from backend.redemptions import services as redemption_services
@@ -19,7 +20,10 @@ from tests.factories.redemptions import pos_setup, redeem
 
 
 def test_handlers_are_registered():
-    assert "billing.charge" in [h.name for h in handlers_for(REDEMPTION_VERIFIED)]
+    # attribution records the write-off and announces it; billing charges from that record
+    assert "attribution.record" in [h.name for h in handlers_for(REDEMPTION_VERIFIED)]
+    assert "billing.charge" not in [h.name for h in handlers_for(REDEMPTION_VERIFIED)]
+    assert "billing.charge" in [h.name for h in handlers_for(RECORDED)]
     assert "billing.void" in [h.name for h in handlers_for(REDEMPTION_VOIDED)]
 
 
@@ -57,13 +61,14 @@ def test_reconcile_finds_a_missing_charge_and_an_unwarranted_one():
     setup = pos_setup(coupons=2)
     billed = redeem(setup, setup.coupons[0].code)
     missing = redeem(setup, setup.coupons[1].code)
-    from attribution import services as attribution_services
+    from attribution import recording as attribution_recording
 
+    attribution_recording.record_for_redemption(redemption_id=billed.pk)
     services.charge_redemption(redemption_id=billed.pk)
-    attribution_services.record_for_redemption(redemption_id=missing.pk)  # recorded, never charged
+    attribution_recording.record_for_redemption(redemption_id=missing.pk)  # recorded, never charged
     # a charge that should not stand: its write-off was voided but the void was never applied
     type(billed).objects.filter(pk=billed.pk).update(status="voided", voided_at=timezone.now())
-    attribution_services.void_record(redemption_id=billed.pk)
+    attribution_recording.void_record(redemption_id=billed.pk)
     now = timezone.now()
     result = reconcile(
         merchant=setup.merchant, start=now.replace(year=now.year - 1), end=now.replace(year=now.year + 1)

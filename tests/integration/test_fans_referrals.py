@@ -142,7 +142,7 @@ def test_the_attribution_record_carries_the_channel_and_the_sharer():
 
 
 def test_the_batch_path_records_the_sharer_too():
-    from attribution import services as attribution_services
+    from attribution import recording as attribution_recording
     from tests.factories import attribution_writeoff
 
     link, terminal, _ = world(reward=False)
@@ -152,7 +152,7 @@ def test_the_batch_path_records_the_sharer_too():
         attribution_writeoff(coupon=c, terminal=terminal, with_event=False)
         for c in (sharer.coupon, friend.coupon)
     ]
-    records = attribution_services.record_for_redemptions(redemption_ids=[r.pk for r in redemptions])
+    records = attribution_recording.record_for_redemptions(redemption_ids=[r.pk for r in redemptions])
     assert [(records[r.pk].channel, records[r.pk].sharer_id) for r in redemptions] == [
         ("wechat-group", None),
         ("share", sharer.coupon.fan_id),

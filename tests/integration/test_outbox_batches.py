@@ -15,6 +15,7 @@ from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from attribution.events import ATTRIBUTION_RECORDED as RECORDED
 from attribution.models import AttributionRecord
 from backend.coupons.models import Coupon
 from backend.outbox import registry, selectors, services
@@ -50,13 +51,19 @@ def test_a_batch_writes_what_one_event_at_a_time_would(caplog):
     )
     with caplog.at_level(logging.WARNING), CaptureQueriesContext(connections["default"]) as queries:
         outcome = services.process_events(verified_events)
+        # attribution announced its records: billing charges from them, in one batch too
+        recorded = list(
+            OutboxEvent.objects.filter(topic=RECORDED).order_by("pk").values_list("pk", flat=True)
+        )
+        assert len(recorded) == len(verified_events)
+        assert services.process_events(recorded) == {pk: True for pk in recorded}
     assert outcome == {pk: True for pk in verified_events}
     assert not [r for r in caplog.records if r.getMessage().startswith("outbox.")]  # no fallback ran
     # five handlers (attribution, billing, the budget thresholds, the webhook fan-out and the
     # referral rewards) over ten events: a fixed number of statements (18 create the five ledger
     # accounts on first use; the other three handlers take about 6 each, whatever the batch),
-    # where one event at a time took about 25 per event
-    assert len(queries.captured_queries) <= 70, "\n".join(q["sql"][:150] for q in queries.captured_queries)
+    # where one event at a time took about 25 per event; billing's batch is a second pass
+    assert len(queries.captured_queries) <= 80, "\n".join(q["sql"][:150] for q in queries.captured_queries)
 
     live = [r for r in done if r.pk != voided.pk]
     records = AttributionRecord.objects.filter(redemption_id__in=[r.pk for r in done])
@@ -86,6 +93,9 @@ def test_a_task_takes_the_backlog_along():
         redeem(setup, coupon.code)
     events = list(OutboxEvent.objects.order_by("pk").values_list("pk", flat=True))
     assert services.dispatch_batch([events[0]]) == 5  # its own event and every waiting one
+    # the records attribution announced meanwhile: one task takes them all to billing
+    recorded = list(OutboxEvent.objects.filter(topic=RECORDED).order_by("pk").values_list("pk", flat=True))
+    assert services.dispatch_batch(recorded[:1]) == 5
     assert OutboxEvent.objects.filter(dispatched_at__isnull=True).count() == 0
     assert Posting.objects.count() == 5
 
@@ -210,6 +220,7 @@ def test_a_batch_posts_nothing_for_a_zero_fee_campaign():
     done = [redeem(free, c.code) for c in free.coupons] + [redeem(paid, c.code) for c in paid.coupons]
     events = OutboxEvent.objects.filter(topic=registry.REDEMPTION_VERIFIED).values_list("pk", flat=True)
     services.process_events(list(events))
+    services.process_events(list(OutboxEvent.objects.filter(topic=RECORDED).values_list("pk", flat=True)))
     assert AttributionRecord.objects.filter(redemption_id__in=[r.pk for r in done]).count() == 3
     charged = Posting.objects.filter(kind=Posting.Kind.CHARGE).values_list("redemption_id", flat=True)
     assert list(charged) == [done[2].pk]

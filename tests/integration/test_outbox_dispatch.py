@@ -124,7 +124,7 @@ def test_write_off_events_are_handled(test_handlers):
     redemption = redeem(setup)
     OutboxEvent.objects.update(created_at=timezone.now() - dt.timedelta(minutes=1))
     services.sweep()
-    event = OutboxEvent.objects.get()
+    event = OutboxEvent.objects.get(topic="redemption.verified")
     assert effects() == [(event.pk, "test.verified")]
     assert event.payload == {"redemption_id": redemption.pk}
 

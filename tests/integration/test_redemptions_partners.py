@@ -138,3 +138,22 @@ def test_only_the_partner_voids_its_write_off():
     assert refused.value.errors[0].code == "NOT_FOUND"
     voided = services.void_redemption(terminal=partner.terminal, redemption_id=redemption.pk)
     assert voided.status == "voided"
+
+
+def test_the_write_off_webhooks_tell_each_side_only_its_own():
+    from backend.redemptions.announcements import _recipients
+
+    setup = pos_setup(coupons=1)
+    partner = partner_till(setup)
+    redemption = redeem(setup, terminal=partner.terminal)
+    event = OutboxEvent.objects.get(topic="redemption.verified")
+    recipients = dict(_recipients(event))
+    assert set(recipients) == {partner.merchant.pk, setup.merchant.pk}
+    to_partner = recipients[partner.merchant.pk]["redemption"]
+    to_issuer = recipients[setup.merchant.pk]["redemption"]
+    assert to_partner["campaignId"] is None and to_partner["placementId"] is None
+    assert to_partner["storeId"] is not None
+    assert to_issuer["storeId"] is None and to_issuer["terminalId"] is None
+    assert to_issuer["campaignId"] is not None
+    assert to_partner["id"] == to_issuer["id"]
+    assert redemption.pk

@@ -108,3 +108,43 @@ def test_the_order_of_the_rules():
     assert rejection(t0, coupon={"issued_at": t0}, campaign={"status": "paused"}) == "CAMPAIGN_PAUSED"
     assert rejection(t0, coupon={"issued_at": t0}, campaign={"currency": "USD"}) == "CURRENCY_MISMATCH"
     assert rejection(t0, coupon={"issued_at": t0}, campaign={"min_spend": 3001}) == "BELOW_MIN_SPEND"
+
+
+def reimbursement(discount_amount: int, maximum: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT redemption_reimbursement(%s, %s)", [discount_amount, maximum])
+        return cursor.fetchone()[0]
+
+
+@examples
+@given(
+    discount_amount=st.integers(min_value=0, max_value=10**12),
+    maximum=st.integers(min_value=0, max_value=10**12),
+)
+def test_a_reimbursement_is_the_discount_capped(discount_amount, maximum):
+    assert reimbursement(discount_amount, maximum) == min(discount_amount, maximum) <= discount_amount
+
+
+@examples
+@given(
+    kind=st.sampled_from(["amount_off", "percent_off", "free_item"]),
+    amount=st.integers(min_value=1, max_value=10**9),
+    cap=st.none() | st.integers(min_value=1, max_value=10**9),
+    bps=st.integers(min_value=1, max_value=10_000),
+    order=orders,
+)
+def test_no_discount_exceeds_the_campaigns_largest_per_coupon(kind, amount, cap, bps, order):
+    # the bound the partner's maximum reimbursement is checked against (REIMBURSEMENT_ABOVE_DISCOUNT)
+    from backend.campaigns.models import Campaign
+    from backend.campaigns.services import max_discount_per_coupon
+
+    terms = {
+        "benefit_kind": kind,
+        "amount_off": amount if kind == "amount_off" else None,
+        "free_item_value": amount if kind == "free_item" else None,
+        "percent_off_bps": bps if kind == "percent_off" else None,
+        "percent_cap": cap if kind == "percent_off" else None,
+    }
+    most = max_discount_per_coupon(Campaign(**terms))
+    assert most is None or discount(order, **terms) <= most
+    assert (most is None) == (kind == "percent_off" and cap is None)

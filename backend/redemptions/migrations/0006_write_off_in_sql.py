@@ -4,6 +4,8 @@
   a campaign (all its stores, or that store among the chosen), or NULL.
 - ``redemption_discount``: the discount in minor units (percent off rounds down, then the
   cap; never above the order).
+- ``redemption_reimbursement``: what the issuer reimburses a partner of that discount (the
+  discount, capped at the partnership's per-coupon maximum).
 - ``redemption_rejection``: the first rule a write-off breaks before any cap is touched
   (WRONG_MERCHANT, the coupon's state, the campaign's state, the store, the currency, the
   validity window, the minimum spend, the accepted stores), or NULL.
@@ -38,6 +40,11 @@ RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
                                     COALESCE(k.percent_cap, 9223372036854775807))
       WHEN 'free_item' THEN COALESCE(k.free_item_value, 0)
       ELSE 0 END))
+$$;
+
+CREATE OR REPLACE FUNCTION redemption_reimbursement(p_discount bigint, p_max_reimbursement bigint)
+RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
+  SELECT GREATEST(0, LEAST(p_discount, p_max_reimbursement))
 $$;
 
 CREATE OR REPLACE FUNCTION redemption_rejection(
@@ -190,7 +197,7 @@ BEGIN
     p_order_amount, p_currency,
     CASE WHEN v_reason IS NULL THEN v_discount ELSE 0 END, CASE WHEN v_reason IS NULL THEN v_fee ELSE 0 END,
     CASE WHEN v_reason IS NULL THEN p.id END,
-    CASE WHEN v_reason IS NULL AND p.id IS NOT NULL THEN GREATEST(0, LEAST(v_discount, p.max_reimbursement)) ELSE 0 END,
+    CASE WHEN v_reason IS NULL AND p.id IS NOT NULL THEN redemption_reimbursement(v_discount, p.max_reimbursement) ELSE 0 END,
     CASE WHEN v_reason IS NULL AND p.id IS NOT NULL THEN GREATEST(0, p.handling_fee) ELSE 0 END,
     v_slot, p_key, p_fingerprint,
     jsonb_build_object('status', CASE WHEN v_reason IS NULL THEN 'verified' ELSE 'rejected' END,
@@ -214,13 +221,14 @@ DROP FUNCTION IF EXISTS redemption_write_off(bigint, bigint, bigint, boolean, te
 DROP FUNCTION IF EXISTS redemption_rejection(coupons_coupon, campaigns_campaign, bigint, bigint, boolean,
   boolean, bigint, text, timestamptz);
 DROP FUNCTION IF EXISTS redemption_discount(campaigns_campaign, bigint);
+DROP FUNCTION IF EXISTS redemption_reimbursement(bigint, bigint);
 DROP FUNCTION IF EXISTS redemption_partnership(bigint, bigint, bigint);
 """
 
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("redemptions", "0004_redemption_partnership_reimbursement"),
+        ("redemptions", "0005_reimbursement_db_defaults"),
         ("campaigns", "0006_campaign_partner"),
         ("coupons", "0004_coupon_issued_expiry_idx"),
         ("outbox", "0004_outbox_notify_trigger"),
