@@ -96,9 +96,13 @@ def _quiet_workers_before_flush(request):
     _drain_workers()
 
 
-def _start_worker(queue: str, db_name: str, concurrency: int = 2) -> subprocess.Popen:
+def _start_worker(
+    queue: str, db_name: str, concurrency: int = 2, *, dispatcher_paused: bool = False
+) -> subprocess.Popen:
+    """A worker process; like every worker it runs an outbox dispatcher (backend.outbox.dispatcher)."""
     env = os.environ.copy()
     env.update({"DATABASE_NAME": db_name, "CELERY_QUEUE": queue, "PYTHONUNBUFFERED": "1"})
+    env["OUTBOX_DISPATCHER_PAUSED"] = "1" if dispatcher_paused else "0"
     # Webhook tests receive on 127.0.0.1, which the SSRF guard refuses unless allowed.
     env.setdefault("WEBHOOK_ALLOW_LOCAL_TARGETS", "1")
     hostname = f"testworker-{uuid.uuid4().hex[:6]}@%h"
@@ -154,17 +158,39 @@ def _stop_worker(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker):
+def _session_worker(django_db_setup, django_db_blocker):
+    """The session's worker process; its outbox dispatcher starts paused (see below)."""
+    from django.db import connection
+
+    proc = _start_worker(TEST_QUEUE, connection.settings_dict["NAME"], dispatcher_paused=True)
+    yield proc
+    _stop_worker(proc)
+
+
+def set_dispatcher_paused(proc: subprocess.Popen, paused: bool) -> None:
+    """Pause or resume the outbox dispatcher of a worker this session started; returns
+    once the worker has answered (after any dispatching round in flight)."""
+    from backend.config.celery_app import app
+
+    names = [name for name, p in _workers.items() if p is proc]
+    replies = app.control.broadcast(
+        "outbox_dispatcher", arguments={"paused": int(paused)}, destination=names, reply=True, timeout=10
+    )
+    if not replies:
+        raise RuntimeError(f"the worker {names} did not answer the outbox_dispatcher command")
+
+
+@pytest.fixture
+def celery_worker_process(_session_worker):
     """A real Celery worker process on the test database and this session's queue.
 
     Tests using it must be transactional (``transactional_db`` or ``live_api``) so the
-    worker sees their committed rows.
+    worker sees their committed rows. Its outbox dispatcher runs during such a test only:
+    the worker lives for the whole session, and other tests handle their events themselves.
     """
-    from django.db import connection
-
-    proc = _start_worker(TEST_QUEUE, connection.settings_dict["NAME"])
-    yield proc
-    _stop_worker(proc)
+    set_dispatcher_paused(_session_worker, False)
+    yield _session_worker
+    set_dispatcher_paused(_session_worker, True)
 
 
 @pytest.fixture

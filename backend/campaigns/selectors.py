@@ -6,7 +6,7 @@ and the publisher) and to nobody else; neither side reads the other's rows throu
 
 from __future__ import annotations
 
-from django.db.models import Count, Exists, JSONField, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, JSONField, Prefetch, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 
 from backend.merchants.models import Merchant
@@ -173,22 +173,5 @@ def partnership_for(*, merchant: Merchant, partnership_id: int) -> CampaignPartn
     return (
         CampaignPartner.objects.filter(Q(issuer=merchant) | Q(partner=merchant), pk=partnership_id)
         .select_related("campaign", "issuer", "partner")
-        .first()
-    )
-
-
-def accepting_partnership(*, campaign_id: int, merchant_id: int, store_id: int) -> CampaignPartner | None:
-    """The accepted partnership under which ``merchant_id``'s store ``store_id`` accepts
-    the campaign (all its stores, or that store among the chosen), with the issuer loaded
-    (its time zone counts the campaign's days); None otherwise. One query."""
-    chosen = CampaignPartner.stores.through.objects.filter(
-        campaignpartner_id=OuterRef("pk"), store_id=store_id
-    )
-    return (
-        CampaignPartner.objects.filter(
-            campaign_id=campaign_id, partner_id=merchant_id, status=CampaignPartner.Status.ACCEPTED
-        )
-        .filter(Q(all_stores=True) | Exists(chosen))
-        .select_related("issuer")
         .first()
     )

@@ -350,6 +350,13 @@ DEMO_SEED_HOOKS: list[str] = [
 # dead-lettered (an error log, then it waits for the admin's retry action).
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=200)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)
+# The dispatcher thread in each Celery worker (backend.outbox.dispatcher): woken by NOTIFY,
+# or after this many seconds at the latest. OUTBOX_DISPATCHER_PAUSED starts it paused.
+OUTBOX_DISPATCHER = env.bool("OUTBOX_DISPATCHER", default=True)
+OUTBOX_DISPATCHER_PAUSED = env.bool("OUTBOX_DISPATCHER_PAUSED", default=False)
+OUTBOX_DISPATCH_POLL_SECONDS = env.float("OUTBOX_DISPATCH_POLL_SECONDS", default=1.0)
+# After a NOTIFY, how long it lets more events commit before publishing them as one batch.
+OUTBOX_DISPATCH_COALESCE_SECONDS = env.float("OUTBOX_DISPATCH_COALESCE_SECONDS", default=0.25)
 # Modules imported by the outbox app at start-up to register extra handlers (tests only).
 OUTBOX_EXTRA_HANDLER_MODULES = env.list("OUTBOX_EXTRA_HANDLER_MODULES", default=[])
 

@@ -66,6 +66,11 @@ class Terminal(models.Model):
     uid = models.CharField(max_length=40, unique=True)
     name = models.CharField(max_length=200)
     secret_encrypted = models.BinaryField()
+    secret_version = models.PositiveIntegerField(
+        default=1,
+        help_text="Raised by a trigger whenever secret_encrypted changes (migration 0003): "
+        "processes cache the decrypted secret by (terminal, version).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 

@@ -9,6 +9,8 @@ class OutboxConfig(AppConfig):
     label = "outbox"
 
     def ready(self) -> None:
+        from . import worker  # noqa: F401 - the dispatcher starts with each Celery worker
+
         # Extra handlers named by settings, "module" or "module:function" to call (tests use
         # it to give worker processes their test handlers); apps register theirs in ready().
         for entry in getattr(settings, "OUTBOX_EXTRA_HANDLER_MODULES", ()):

@@ -48,3 +48,8 @@ def register(topic: str, *, name: str, batch: Callable | None = None) -> Callabl
 
 def handlers_for(topic: str) -> list[Handler]:
     return list(_handlers.get(topic, ()))
+
+
+def topics() -> list[str]:
+    """The topics this process has at least one handler for."""
+    return sorted(topic for topic, handlers in _handlers.items() if handlers)

@@ -1,7 +1,8 @@
 """Writing outbox events and handing them to their handlers, each exactly once, in batches.
 
-``emit`` runs inside the caller's transaction; the task that dispatches the event is
-published only after commit and never in a way that can block or fail the caller.
+``emit`` runs inside the caller's transaction and only inserts the row: the dispatcher
+(backend.outbox.dispatcher, woken by the NOTIFY the insert's trigger sends at commit)
+publishes the tasks in batches, so a request never talks to the broker.
 ``process_events`` runs every handler of the events' topics: one transaction per handler and
 batch holds the inserts of the OutboxDelivery rows and a savepoint per event, so a handler
 runs once per event however often the event is processed (a redelivered task, the sweeper
@@ -25,6 +26,7 @@ from django.utils import timezone
 
 from .models import OutboxEvent
 from .registry import Handler, handlers_for
+from .registry import topics as registry_topics
 
 logger = logging.getLogger(__name__)
 
@@ -44,22 +46,19 @@ def max_attempts() -> int:
 
 
 def emit(*, topic: str, payload: dict[str, Any]) -> OutboxEvent:
-    """Write an event in the current transaction; publish its task after commit."""
-    event = OutboxEvent.objects.create(topic=topic, payload=payload)
-    transaction.on_commit(lambda: publish(event.pk))
-    return event
+    """Write an event in the current transaction. Nothing else: the dispatcher publishes it
+    once the transaction commits (its trigger's NOTIFY wakes the dispatcher)."""
+    return OutboxEvent.objects.create(topic=topic, payload=payload)
 
 
 def emit_many(*, topic: str, payloads: Sequence[dict[str, Any]]) -> list[OutboxEvent]:
     """:func:`emit` for several events of one topic, in one INSERT."""
-    events = OutboxEvent.objects.bulk_create(OutboxEvent(topic=topic, payload=p) for p in payloads)
-    ids = [event.pk for event in events]
-    transaction.on_commit(lambda: [publish(event_id) for event_id in ids])
-    return events
+    return OutboxEvent.objects.bulk_create(OutboxEvent(topic=topic, payload=p) for p in payloads)
 
 
 class _Publisher:
-    """Publishing happens off the request thread: with the broker down, a connect timeout must
+    """Publishing from a web process, for the few callers outside the request path that want
+    a task sent at once (the admin's retry of dead letters). Off the caller's thread: with the broker down, a connect timeout must
     not add to the till's wait. One thread drains what committed meanwhile and sends it as one
     task, so a busy web process publishes (and a worker receives) batches, not single events."""
 
@@ -259,15 +258,18 @@ def dispatch_batch(event_ids: Sequence[int]) -> int:
 
     Taking the backlog along is what lets a worker keep up: one task and one transaction per
     handler for many events, instead of a task and transactions per event."""
-    extra = claim_due_events(limit=batch_size(), min_age=dt.timedelta(0))
+    extra = claim_due_events(limit=batch_size(), min_age=dt.timedelta(0), topics=registry_topics())
     ids = sorted({*event_ids, *extra})
     for start in range(0, len(ids), batch_size()):
         process_events(ids[start : start + batch_size()])
     return len(ids)
 
 
-def claim_due_events(*, limit: int = SWEEP_BATCH, min_age: dt.timedelta = SWEEP_MIN_AGE) -> list[int]:
-    """Lease up to ``limit`` undispatched events older than ``min_age``; their ids.
+def claim_due_events(
+    *, limit: int = SWEEP_BATCH, min_age: dt.timedelta = SWEEP_MIN_AGE, topics: list[str] | None = None
+) -> list[int]:
+    """Lease up to ``limit`` undispatched events older than ``min_age`` (of ``topics`` only,
+    when given: the topics this process has handlers for); their ids.
 
     FOR UPDATE SKIP LOCKED lets concurrent sweepers take disjoint batches; the lease
     (next_attempt_at) keeps them from taking the same event again while it is processed.
@@ -278,8 +280,9 @@ def claim_due_events(*, limit: int = SWEEP_BATCH, min_age: dt.timedelta = SWEEP_
             "WHERE id IN (SELECT id FROM outbox_outboxevent "
             "  WHERE dispatched_at IS NULL AND dead_at IS NULL AND created_at < clock_timestamp() - %s "
             "    AND (next_attempt_at IS NULL OR next_attempt_at <= clock_timestamp()) "
+            "    AND (%s::text[] IS NULL OR topic = ANY(%s::text[])) "
             "  ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id",
-            [SWEEP_LEASE, min_age, limit],
+            [SWEEP_LEASE, min_age, topics, topics, limit],
         )
         return sorted(row[0] for row in cursor.fetchall())
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import graphene
 from graphene import relay
-from graphene.utils.str_converters import to_snake_case
 from graphene_django.fields import DjangoConnectionField
 
 from backend.api import ids
@@ -20,7 +19,7 @@ from backend.api.types import CountableConnection, MerchantScopedType
 from backend.merchants.schema import StoreType, TerminalType
 
 from . import selectors, services
-from .errors import REASON_MESSAGES, RedemptionErrorCode, RedemptionReason, reason_message
+from .errors import RedemptionErrorCode, RedemptionReason, reason_message
 from .models import Redemption
 
 RedemptionStatus = graphene.Enum.from_enum(
@@ -123,13 +122,24 @@ class RedemptionReceipt(graphene.ObjectType):
     created_at = DateTime(required=True)
 
     @classmethod
-    def from_answer(cls, answer: dict[str, Any]) -> RedemptionReceipt:
-        values = {to_snake_case(k): v for k, v in answer.items()}
-        # The stored answer is replayed as it was, but its message speaks the caller's language.
-        values["message"] = reason_message(values.get("reason_code"), verified=values["status"] == "VERIFIED")
-        values["status"] = values["status"].lower()
-        values["created_at"] = dt.datetime.fromisoformat(values["created_at"])
-        return cls(**values)
+    def of(cls, receipt: services.Receipt) -> RedemptionReceipt:
+        """The answer shaped from the write-off's stored facts; the message speaks the
+        caller's language."""
+        return cls(
+            id=ids.encode("Redemption", receipt.redemption_id),
+            status=receipt.status,
+            reason_code=receipt.reason_code,
+            message=reason_message(
+                receipt.reason_code, verified=receipt.status == Redemption.Status.VERIFIED
+            ),
+            code=receipt.code,
+            order_amount=receipt.order_amount,
+            discount_amount=receipt.discount_amount,
+            pay_amount=receipt.pay_amount,
+            currency=receipt.currency,
+            campaign_name=receipt.campaign_name,
+            created_at=receipt.created_at,
+        )
 
 
 class CouponCheck(graphene.ObjectType):
@@ -258,20 +268,15 @@ class RedeemCoupon(BaseMutation):
             redemption = services.redeem_coupon(terminal=caller.terminal, **kwargs)
         except ServiceError as exc:
             return cls(redemption=None, errors=payload_errors(REDEMPTION_ERRORS, exc.errors))
-        answer = services.receipt_of(redemption)
-        return cls(
-            redemption=RedemptionReceipt.from_answer(answer["redemption"]),
-            errors=[
+        receipt = services.receipt_of(redemption)
+        errors = []
+        if receipt.reason_code is not None:
+            errors = [
                 cls.error_type()(
-                    field=error["field"],
-                    code=error["code"],
-                    message=reason_message(error["code"])
-                    if error["code"] in REASON_MESSAGES
-                    else error["message"],
+                    field="code", code=receipt.reason_code, message=reason_message(receipt.reason_code)
                 )
-                for error in answer["errors"]
-            ],
-        )
+            ]
+        return cls(redemption=RedemptionReceipt.of(receipt), errors=errors)
 
 
 class VoidRedemption(BaseMutation):

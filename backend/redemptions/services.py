@@ -10,26 +10,24 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, connection, transaction
-from django.utils import timezone, translation
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
+from django.utils import timezone
 
-from backend.api import ids
 from backend.api.errors import CommonErrorCode, ErrorCollector, ServiceError
 from backend.campaigns import budget
-from backend.campaigns.models import Campaign, CampaignFanUsage, CampaignPartner
-from backend.campaigns.selectors import accepting_partnership
+from backend.campaigns.models import Campaign, CampaignFanUsage
 from backend.coupons import codes
 from backend.coupons.models import Coupon
 from backend.merchants.models import Terminal
 from backend.outbox import registry
 from backend.outbox.services import emit
 
-from . import rules
 from .errors import CAN_BE_USED_MESSAGE, RedemptionErrorCode, RedemptionReason, reason_message
 from .models import CouponCheckAttempt, Redemption
 
@@ -134,55 +132,143 @@ def check_abuse_limits(*, terminal: Terminal, now: dt.datetime) -> None:
         )
         writeoffs, rejections = cursor.fetchone()
     if rejections >= settings.POS_MAX_REJECTIONS:
-        raise ServiceError.single(
-            RedemptionErrorCode.TERMINAL_COOLING_DOWN,
-            f"Too many unknown codes at this terminal; try again within "
-            f"{settings.POS_REJECTION_WINDOW_SECONDS} s.",
-        )
+        raise _cooling_down()
     if writeoffs >= settings.POS_MAX_WRITEOFFS_PER_MINUTE:
-        raise ServiceError.single(
-            RedemptionErrorCode.RATE_LIMITED, "Too many write-offs at this terminal; try again in a minute."
-        )
+        raise _rate_limited()
 
 
-# --- the receipt: the answer a till sees, stored once and replayed ----------------------------
+def _cooling_down() -> ServiceError:
+    return ServiceError.single(
+        RedemptionErrorCode.TERMINAL_COOLING_DOWN,
+        f"Too many unknown codes at this terminal; try again within {settings.POS_REJECTION_WINDOW_SECONDS} s.",
+    )
 
 
-def _receipt(
-    *,
-    request: WriteOffRequest,
-    status: str,
-    reason: str | None,
-    discount: int,
-    campaign: Campaign | None,
-    now: dt.datetime,
-) -> dict[str, Any]:
+def _rate_limited() -> ServiceError:
+    return ServiceError.single(
+        RedemptionErrorCode.RATE_LIMITED, "Too many write-offs at this terminal; try again in a minute."
+    )
+
+
+# --- the rules: one home, in SQL (migration 0005) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What the rules say of a code at a terminal, before any cap is touched."""
+
+    coupon: Coupon | None
+    reason: RedemptionReason | None
+    discount: int
+    partnership_id: int | None
+    reimbursement: int
+    handling_fee: int
+    campaign_tz: str | None  # the issuer's: a campaign's days are its issuer's
+
+
+# redemption_rejection / _discount / _reimbursement / _partnership are the rules; the
+# one-statement write-off (redemption_write_off) calls the very same functions.
+_EVALUATE_SQL = """
+SELECT c.id,
+       redemption_rejection(c, k, %(merchant)s, %(store)s, %(store_active)s, p.id IS NOT NULL,
+                            %(amount)s, %(currency)s, %(at)s),
+       redemption_discount(k, %(amount)s),
+       p.id, redemption_reimbursement(redemption_discount(k, %(amount)s), p.max_reimbursement),
+       GREATEST(0, p.handling_fee), m.timezone
+  FROM coupons_coupon c
+  JOIN campaigns_campaign k ON k.id = c.campaign_id
+  JOIN merchants_merchant m ON m.id = k.merchant_id
+  LEFT JOIN LATERAL (SELECT * FROM redemption_partnership(k.id, %(merchant)s, %(store)s)) p
+         ON k.merchant_id <> %(merchant)s
+ WHERE c.code = %(code)s
+"""
+
+
+def evaluate(*, terminal: Terminal, request: WriteOffRequest, now: dt.datetime) -> Evaluation:
+    """The rules for ``request`` at ``terminal`` now (checkCoupon and the general write-off path)."""
+    row = None
+    if request.well_formed:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _EVALUATE_SQL,
+                {
+                    "merchant": terminal.merchant_id,
+                    "store": terminal.store_id,
+                    "store_active": terminal.store.is_active,
+                    "amount": request.order_amount,
+                    "currency": request.currency,
+                    "at": now,
+                    "code": request.code,
+                },
+            )
+            row = cursor.fetchone()
+    if row is None:
+        reason = RedemptionReason.UNKNOWN_CODE if request.well_formed else RedemptionReason.MISTYPED_CODE
+        return Evaluation(None, reason, 0, None, 0, 0, None)
+    coupon = Coupon.objects.select_related("campaign").get(pk=row[0])
+    reason = RedemptionReason(row[1]) if row[1] else None
+    return Evaluation(coupon, reason, row[2], row[3], row[4] or 0, row[5] or 0, row[6])
+
+
+# --- the facts a write-off answers with: stored once, replayed --------------------------------
+
+
+def _facts(*, status: str, reason: str | None, discount: int, campaign: Campaign | None) -> dict[str, Any]:
+    """What the till was told, as domain facts (the schema shapes the answer): the outcome
+    at the time (a later void does not change a replay), and the campaign's name then."""
     verified = status == Redemption.Status.VERIFIED
-    # Stored in English; the API renders the message again in each caller's language.
-    with translation.override("en"):
-        message = reason_message(reason, verified=verified)
-    errors = [] if verified else [{"field": "code", "code": str(reason), "message": message}]
     return {
-        "redemption": {
-            "status": status.upper(),
-            "reasonCode": None if verified else str(reason),
-            "message": message,
-            "code": request.code,
-            "orderAmount": request.order_amount,
-            "discountAmount": discount if verified else 0,
-            "payAmount": request.order_amount - (discount if verified else 0),
-            "currency": request.currency,
-            "campaignName": campaign.name if campaign is not None else None,
-            "createdAt": now.isoformat(),
-        },
-        "errors": errors,
+        "status": str(status),
+        "reason_code": None if verified else str(reason),
+        "discount_amount": discount if verified else 0,
+        "campaign_name": campaign.name if campaign is not None else None,
     }
 
 
-def receipt_of(redemption: Redemption) -> dict[str, Any]:
-    """The first answer to the request that wrote ``redemption``, with its id."""
-    answer = redemption.response
-    return {**answer, "redemption": {"id": ids.encode("Redemption", redemption.pk), **answer["redemption"]}}
+@dataclass(frozen=True)
+class Receipt:
+    """The answer to the request that wrote a Redemption, as its facts say; the same for a replay."""
+
+    redemption_id: int
+    status: str
+    reason_code: str | None
+    code: str
+    order_amount: int
+    discount_amount: int
+    currency: str
+    campaign_name: str | None
+    created_at: dt.datetime
+
+    @property
+    def pay_amount(self) -> int:
+        return self.order_amount - self.discount_amount
+
+
+def receipt_of(redemption: Redemption) -> Receipt:
+    """The first answer to the request that wrote ``redemption``.
+
+    Rows written before migration 0005 hold the camelCase answer itself; they are read as
+    they are (their facts are the same)."""
+    facts = redemption.response
+    if "redemption" in facts:  # the old shape: the GraphQL answer
+        old = facts["redemption"]
+        facts = {
+            "status": old["status"].lower(),
+            "reason_code": old["reasonCode"],
+            "discount_amount": old["discountAmount"],
+            "campaign_name": old["campaignName"],
+        }
+    return Receipt(
+        redemption_id=redemption.pk,
+        status=facts["status"],
+        reason_code=facts["reason_code"],
+        code=redemption.code,
+        order_amount=redemption.order_amount,
+        discount_amount=facts["discount_amount"],
+        currency=redemption.currency,
+        campaign_name=facts["campaign_name"],
+        created_at=redemption.created_at,
+    )
 
 
 # --- redeem -----------------------------------------------------------------------------------
@@ -190,13 +276,17 @@ def receipt_of(redemption: Redemption) -> dict[str, Any]:
 
 def _replay(*, terminal: Terminal, key: str, request: WriteOffRequest) -> Redemption | None:
     existing = Redemption.objects.filter(terminal=terminal, idempotency_key=key).first()
+    _same_request(existing, request)
+    return existing
+
+
+def _same_request(existing: Redemption | None, request: WriteOffRequest) -> None:
     if existing is not None and existing.request_fingerprint != request.fingerprint:
         raise ServiceError.single(
             RedemptionErrorCode.IDEMPOTENCY_KEY_REUSED,
             "This idempotency key was used for a different request.",
             "idempotency_key",
         )
-    return existing
 
 
 def redeem_coupon(
@@ -216,13 +306,24 @@ def redeem_coupon(
     Redemption and writes nothing, also when both requests arrive together; the same key
     with another request is IDEMPOTENCY_KEY_REUSED. Abuse limits and bad input raise
     ServiceError and record nothing.
+
+    Usually one statement (redemption_write_off, migration 0005) does all of it. When a cap
+    refuses half-way, a deadlock picks it, or the slots need a rebalance, that statement
+    rolls back whole and the general path below runs, with the same rules.
     """
     request = parse_request(code=code, order_amount=order_amount, currency=currency)
     key = _validate_idempotency_key(idempotency_key)
+    now = now or timezone.now()
+    try:
+        redemption = _write_off_in_one_statement(terminal=terminal, request=request, key=key, now=now)
+    except IntegrityError:
+        redemption = None  # a concurrent request with the same key won: replayed below
+    if redemption is not None:
+        _same_request(redemption, request)
+        return redemption
     existing = _replay(terminal=terminal, key=key, request=request)
     if existing is not None:
         return existing
-    now = now or timezone.now()
     check_abuse_limits(terminal=terminal, now=now)
     try:
         return _write_off_retrying(terminal=terminal, request=request, key=key, now=now)
@@ -235,6 +336,66 @@ def redeem_coupon(
         return existing
 
 
+_WRITE_OFF_SQL = (
+    "SELECT * FROM redemption_write_off(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+_GENERAL_PATH = "CN409"  # a cap refused half-way: rolled back, the general path names the reason
+_COOLING_DOWN, _RATE_LIMITED = "CN420", "CN429"
+_DEADLOCK = "40P01"
+
+
+def _write_off_in_one_statement(
+    *, terminal: Terminal, request: WriteOffRequest, key: str, now: dt.datetime
+) -> Redemption | None:
+    """The whole write-off as one statement (its own transaction in autocommit); None when
+    the general path must take over (nothing was written then)."""
+    params = [
+        terminal.pk,
+        terminal.merchant_id,
+        terminal.store_id,
+        terminal.store.is_active,
+        request.code,
+        request.well_formed,
+        request.order_amount,
+        request.currency,
+        key,
+        request.fingerprint,
+        now,
+        settings.POS_MAX_WRITEOFFS_PER_MINUTE,
+        settings.POS_MAX_REJECTIONS,
+        dt.timedelta(seconds=settings.POS_REJECTION_WINDOW_SECONDS),
+        list(GUESS_REASONS),
+    ]
+    try:
+        if connection.in_atomic_block:  # inside a caller's transaction (tests): a savepoint
+            with transaction.atomic():
+                row, names = _execute(params)
+        else:
+            row, names = _execute(params)
+    except IntegrityError:
+        raise
+    except DatabaseError as exc:
+        pgcode = getattr(exc.__cause__, "pgcode", None)
+        if pgcode == _COOLING_DOWN:
+            raise _cooling_down() from None
+        if pgcode == _RATE_LIMITED:
+            raise _rate_limited() from None
+        if pgcode in (_GENERAL_PATH, _DEADLOCK):
+            return None
+        raise
+    values = dict(zip(names, row, strict=True))
+    if isinstance(values["response"], str):
+        values["response"] = json.loads(values["response"])
+    attnames = [f.attname for f in Redemption._meta.concrete_fields]
+    return Redemption.from_db("default", attnames, [values[name] for name in attnames])
+
+
+def _execute(params: list) -> tuple[tuple, list[str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(_WRITE_OFF_SQL, params)
+        return cursor.fetchone(), [column.name for column in cursor.description]
+
+
 DEADLOCK_RETRIES = 3
 
 
@@ -245,7 +406,7 @@ def _write_off_retrying(**kwargs) -> Redemption:
         try:
             return _write_off(**kwargs)
         except OperationalError as exc:
-            if getattr(exc.__cause__, "pgcode", None) != "40P01" or attempt == DEADLOCK_RETRIES:
+            if getattr(exc.__cause__, "pgcode", None) != _DEADLOCK or attempt == DEADLOCK_RETRIES:
                 raise
     raise AssertionError("unreachable")
 
@@ -290,79 +451,30 @@ def _claim(*, coupon: Coupon, campaign: Campaign, cost: int, now: dt.datetime, t
     return slot
 
 
-def _store_accepted(campaign: Campaign, store_id: int) -> bool:
-    return campaign.all_stores or campaign.accepted_stores.filter(pk=store_id).exists()
-
-
-def _acceptance(
-    *, coupon: Coupon, campaign: Campaign, terminal: Terminal, request: WriteOffRequest, now: dt.datetime
-) -> tuple[RedemptionReason | None, CampaignPartner | None]:
-    """The static rules for this terminal, and the partnership it writes off under.
-
-    The issuer's own terminals: exactly as before (the campaign's accepted stores). Another
-    merchant's terminal passes only under an accepted partnership covering its store, and
-    then the same rules hold as for the issuer; without one it is WRONG_MERCHANT (also for
-    a store outside the chosen set, or an invitation declined, ended or not yet accepted).
-    The issuer's terminals never query partnerships."""
-    partnership = None
-    if campaign.merchant_id != terminal.merchant_id:
-        partnership = accepting_partnership(
-            campaign_id=campaign.pk, merchant_id=terminal.merchant_id, store_id=terminal.store_id
-        )
-    reason = rules.static_rejection(
-        coupon=coupon,
-        campaign=campaign,
-        # a partner's store accepts the campaign as the issuer's own would
-        merchant_id=campaign.merchant_id if partnership is not None else terminal.merchant_id,
-        store_active=terminal.store.is_active,
-        order_amount=request.order_amount,
-        currency=request.currency,
-        now=now,
-    )
-    if reason is None and partnership is None and not _store_accepted(campaign, terminal.store_id):
-        reason = RedemptionReason.STORE_NOT_ACCEPTED
-    return reason, partnership
-
-
 @transaction.atomic
 def _write_off(*, terminal: Terminal, request: WriteOffRequest, key: str, now: dt.datetime) -> Redemption:
-    coupon = None
-    if request.well_formed:
-        coupon = Coupon.objects.select_related("campaign").filter(code=request.code).first()
+    """The general path: the rules (evaluate), then the caps one statement at a time, in a
+    savepoint so a refusal undoes a partial take and is recorded with its reason."""
+    found = evaluate(terminal=terminal, request=request, now=now)
+    coupon, reason = found.coupon, found.reason
     campaign = coupon.campaign if coupon is not None else None
     discount = fee = 0
-    slot = partnership = None
-    if coupon is None:
-        reason = RedemptionReason.UNKNOWN_CODE if request.well_formed else RedemptionReason.MISTYPED_CODE
-    else:
-        reason, partnership = _acceptance(
-            coupon=coupon, campaign=campaign, terminal=terminal, request=request, now=now
-        )
+    slot = None
     if reason is None:
-        discount = rules.compute_discount(campaign, request.order_amount)
+        discount = found.discount
         fee = campaign.fee_per_redemption
         try:
             with transaction.atomic():  # a savepoint: a rejection undoes a partial take
                 slot = _claim(
-                    coupon=coupon,
-                    campaign=campaign,
-                    cost=discount + fee,
-                    now=now,
-                    # the campaign's days are its issuer's (a partner's till may sit elsewhere)
-                    tz_name=partnership.issuer.timezone if partnership else terminal.merchant.timezone,
+                    coupon=coupon, campaign=campaign, cost=discount + fee, now=now, tz_name=found.campaign_tz
                 )
         except _Rejected as rejected:
             reason = rejected.reason
     if reason == RedemptionReason.WRONG_MERCHANT:
         campaign = None  # another merchant's offer: record nothing of it on this merchant's row
     status = Redemption.Status.VERIFIED if reason is None else Redemption.Status.REJECTED
-    reimbursement = rules.Reimbursement(0, 0)
-    if partnership is not None and reason is None:
-        reimbursement = rules.compute_reimbursement(
-            discount=discount,
-            max_reimbursement=partnership.max_reimbursement,
-            handling_fee=partnership.handling_fee,
-        )
+    verified = reason is None
+    partnered = verified and found.partnership_id is not None
     redemption = Redemption.objects.create(
         merchant_id=terminal.merchant_id,
         store_id=terminal.store_id,
@@ -375,20 +487,18 @@ def _write_off(*, terminal: Terminal, request: WriteOffRequest, key: str, now: d
         reason_code=reason or "",
         order_amount=request.order_amount,
         currency=request.currency,
-        discount_amount=discount if reason is None else 0,
-        fee_amount=fee if reason is None else 0,
-        partnership=partnership if reason is None else None,
-        reimbursement_amount=reimbursement.discount,
-        handling_fee_amount=reimbursement.handling_fee,
+        discount_amount=discount if verified else 0,
+        fee_amount=fee if verified else 0,
+        partnership_id=found.partnership_id if verified else None,
+        reimbursement_amount=found.reimbursement if partnered else 0,
+        handling_fee_amount=found.handling_fee if partnered else 0,
         slot=slot,
         idempotency_key=key,
         request_fingerprint=request.fingerprint,
-        response=_receipt(
-            request=request, status=status, reason=reason, discount=discount, campaign=campaign, now=now
-        ),
+        response=_facts(status=status, reason=reason, discount=discount, campaign=campaign),
         created_at=now,
     )
-    if reason is None:
+    if verified:
         emit(topic=registry.REDEMPTION_VERIFIED, payload={"redemption_id": redemption.pk})
     return redemption
 
@@ -434,23 +544,19 @@ def check_coupon(
 ) -> CouponCheck:
     """The outcome a write-off of ``code`` would have now; only the check itself is recorded.
 
-    Each check is recorded (a CouponCheckAttempt) and counts toward the terminal's limits,
-    and a terminal that is cooling down is refused here too, so checks cannot be used to
-    guess codes around the write-off limits."""
+    The rules are the write-off's own (evaluate: the same SQL functions). Each check is
+    recorded (a CouponCheckAttempt) and counts toward the terminal's limits, and a terminal
+    that is cooling down is refused here too, so checks cannot be used to guess codes
+    around the write-off limits."""
     request = parse_request(code=code, order_amount=order_amount, currency=currency)
     now = now or timezone.now()
     check_abuse_limits(terminal=terminal, now=now)
-    coupon = None
-    if request.well_formed:
-        coupon = Coupon.objects.select_related("campaign").filter(code=request.code).first()
+    found = evaluate(terminal=terminal, request=request, now=now)
+    coupon, reason = found.coupon, found.reason
     campaign = coupon.campaign if coupon is not None else None
-    if coupon is None:
-        reason = RedemptionReason.UNKNOWN_CODE if request.well_formed else RedemptionReason.MISTYPED_CODE
-    else:
-        reason, _ = _acceptance(coupon=coupon, campaign=campaign, terminal=terminal, request=request, now=now)
     discount = 0
     if reason is None:
-        discount = rules.compute_discount(campaign, request.order_amount)
+        discount = found.discount
         used = (
             CampaignFanUsage.objects.filter(campaign=campaign, fan_id=coupon.fan_id)
             .values_list("used", flat=True)

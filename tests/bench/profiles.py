@@ -29,7 +29,7 @@ from . import scenarios, world
 
 # Functions that mark a layer of the write-off: (module, attribute, label).
 LAYERS = [
-    ("backend.gateway.view", "parse", "GraphQL parse (once per query text: cached)"),
+    ("backend.api.cost", "parse_bounded", "GraphQL parse (once per query text: cached)"),
     ("backend.gateway.view", "validate", "GraphQL validation (once per query text: cached)"),
     ("backend.gateway.view", "execute", "GraphQL execution (resolvers + service)"),
     ("backend.redemptions.services", "redeem_coupon", "  of which the write-off service"),

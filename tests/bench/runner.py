@@ -177,11 +177,12 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def run_profiles(ctx, rows: list[dict], out: Path, log) -> dict[str, str]:
-    """Profile every scenario with a missed target; {scenario number: profile file}."""
+def run_profiles(ctx, rows: list[dict], out: Path, log, *, every: bool = False) -> dict[str, str]:
+    """Profile every scenario with a missed target (or every one run, ``every``);
+    {scenario number: profile file}."""
     from . import profiles
 
-    missed = sorted({r["scenario"].split()[0] for r in rows if r["met"] is False})
+    missed = sorted({r["scenario"].split()[0] for r in rows if every or r["met"] is False})
     makers = {
         "1": profiles.profile_writeoff,
         "6": profiles.profile_writeoff,
@@ -220,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", action="store_true", help="profile each scenario that missed its target (profile-N.txt)"
     )
+    parser.add_argument("--profile-all", action="store_true", help="profile each scenario run, met or not")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.bench.settings")
@@ -263,7 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     checks = invariants.check_all()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    profiled = run_profiles(ctx, rows, out, log) if args.profile else {}
+    profiled = (
+        run_profiles(ctx, rows, out, log, every=args.profile_all) if args.profile or args.profile_all else {}
+    )
     result = {
         "started_at": started,
         "size": sizes.name,

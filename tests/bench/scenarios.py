@@ -306,9 +306,11 @@ def s1_writeoff(ctx: Context) -> list[Row]:
     try:
         with servers.Gunicorn(queue=queue) as web:
             # The product's worker runs during the load: the outbox must keep up with the tills.
+            # Older events are parked before it starts: its outbox dispatcher would take them
+            # at once (the reference's are the drain-capacity backlog below).
             with (
-                servers.CeleryWorker(queue=queue, concurrency=sz.worker_concurrency) as worker,
                 OutboxLag() as lag,
+                servers.CeleryWorker(queue=queue, concurrency=sz.worker_concurrency) as worker,
             ):
                 ours = servers.run_load(graphql_writeoff_job(ctx, web.url, w, ours_codes, **limit))
                 lag.load_ended()

@@ -344,6 +344,59 @@ def test_a_revoked_terminal_is_refused(api, signed):
     assert (response.status, response.error_codes) == (401, ["TERMINAL_REVOKED"])
 
 
+def _checked_coupon(api, setup, *, secret=None):
+    """A signed checkCoupon (nothing written but the check), as its answer."""
+    from tests.conftest import load_operation
+
+    body = body_of(
+        load_operation("pos_check_coupon"),
+        {"code": setup.coupons[0].code, "orderAmount": 3000, "currency": "CNY"},
+    )
+    return send_signed(api, setup, body, secret=secret)
+
+
+def test_a_warm_terminal_authenticates_in_one_statement_that_records_the_nonce(api, signed):
+    from backend.merchants.models import TerminalRequestNonce
+
+    setup, _ = signed
+    assert _checked_coupon(api, setup).status == 200  # warms this process's secret cache
+    with CaptureQueriesContext(connection) as ctx:
+        assert _checked_coupon(api, setup).status == 200
+    touching = [q["sql"] for q in ctx.captured_queries if "merchants_terminal" in q["sql"]]
+    assert len(touching) == 1 and "INSERT INTO merchants_terminalrequestnonce" in touching[0]
+    assert TerminalRequestNonce.objects.filter(terminal=setup.terminal).count() == 2
+
+
+def test_a_rotated_secret_takes_effect_at_the_next_request(api, signed):
+    from backend.merchants.models import TerminalRequestNonce
+    from backend.merchants.services import terminal_rotate_secret
+
+    setup, _ = signed
+    assert _checked_coupon(api, setup).status == 200  # the old secret is cached now
+    new_secret = terminal_rotate_secret(terminal=Terminal.objects.get(pk=setup.terminal.pk))
+    before = TerminalRequestNonce.objects.count()
+    old = _checked_coupon(api, setup)
+    assert (old.status, old.error_codes) == (401, ["BAD_SIGNATURE"])
+    assert TerminalRequestNonce.objects.count() == before  # a refused request records no nonce
+    assert _checked_coupon(api, setup, secret=new_secret).status == 200
+    again = _checked_coupon(api, setup)  # the old secret, with the new one cached
+    assert (again.status, again.error_codes) == (401, ["BAD_SIGNATURE"])
+
+
+def test_a_revocation_takes_effect_at_the_next_request(api, signed):
+    from backend.merchants.models import TerminalRequestNonce
+    from backend.merchants.services import terminal_revoke
+
+    setup, body = signed
+    assert _checked_coupon(api, setup).status == 200  # the secret is cached now
+    terminal_revoke(terminal=Terminal.objects.get(pk=setup.terminal.pk))
+    before = TerminalRequestNonce.objects.count()
+    response = send_signed(api, setup, body)
+    assert (response.status, response.error_codes) == (401, ["TERMINAL_REVOKED"])
+    assert TerminalRequestNonce.objects.count() == before
+    assert not Redemption.objects.exists()
+
+
 def test_a_key_and_a_signature_together_are_refused(api, signed):
     setup, body = signed
     key = make_api_key(setup.merchant, "admin")
@@ -459,3 +512,23 @@ def test_list_filters_and_pages(api, operation, django_assert_max_num_queries):
     assert voided["redemptions"]["totalCount"] == 1
     with django_assert_max_num_queries(4):
         api.execute(operation("pos_redemption"), {"id": first["edges"][0]["node"]["id"]}, key=key).ok()
+
+
+def test_a_row_written_before_the_facts_replays_its_stored_answer(api, operation):
+    """Rows from before Redemption.response kept facts hold the camelCase answer itself:
+    a replay of one still answers what it said then (here: a campaign renamed since)."""
+    setup = pos_setup()
+    variables = redeem_vars(setup.coupons[0].code, key="old-row")
+    first = api.execute(operation("pos_redeem_coupon"), variables, terminal=setup.signing).ok()
+    redemption = Redemption.objects.get()
+    old = first["redeemCoupon"]["redemption"]
+    redemption.response = {
+        "redemption": {k: v for k, v in old.items() if k != "id"},
+        "errors": [],
+    }
+    redemption.save(update_fields=["response"])
+    setup.campaign.name = "Renamed since"
+    setup.campaign.save(update_fields=["name"])
+    again = api.execute(operation("pos_redeem_coupon"), variables, terminal=setup.signing).ok()
+    assert again == first
+    assert Redemption.objects.count() == 1

@@ -260,7 +260,8 @@ def test_reason_messages_follow_the_callers_language_and_replays_keep_the_facts(
     assert {k: v for k, v in en["redemption"].items() if k != "message"} == {
         k: v for k, v in zh["redemption"].items() if k != "message"
     }
-    assert Redemption.objects.get().response["redemption"]["message"] == "No coupon has this code."
+    # the row keeps the facts; each caller's language renders the message
+    assert Redemption.objects.get().response["reason_code"] == "UNKNOWN_CODE"
 
     check = {"code": setup.coupons[0].code, "orderAmount": 3000, "currency": "CNY"}
     zh_check = _post(api, "pos_check_coupon", check, setup.signing, "zh-Hans", operation)["checkCoupon"][

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from backend.config.celery_app import app
 from backend.outbox import services, tasks
+from backend.outbox.dispatcher import Dispatcher
 from backend.outbox.models import OutboxDelivery, OutboxEvent
 from tests.conftest import wait_for
 from tests.factories import pos_setup, redeem
@@ -155,34 +156,77 @@ def test_concurrent_processing_runs_a_slow_handler_once(tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_write_off_does_not_wait_for_a_dead_broker(monkeypatch):
-    """Each publish hangs until the write-offs are done, then meets a dead broker: had a
-    write-off waited for its publish, a publish would have happened before it returned."""
+def test_a_write_off_never_talks_to_the_broker_and_the_dispatcher_publishes_when_it_returns(monkeypatch):
+    """The request only inserts its event: with the broker unreachable and every Redis
+    connection refused, write-offs still verify and nothing was published. The dispatcher
+    then fails to publish (its leases are given back) and, once the broker answers again,
+    publishes every event exactly once; the handlers run once each."""
+    import redis.connection
+
     outbox_handlers.create_effect_table()
     outbox_handlers.install()
-    released = threading.Event()
-    attempts: list[int] = []
+    redis_connects: list[str] = []
+    real_connect = redis.connection.AbstractConnection.connect
+
+    def refuse_redis(self):
+        redis_connects.append(threading.current_thread().name)
+        raise redis.ConnectionError("Redis is down (test)")
+
+    published: list[list[int]] = []
     real_apply_async = tasks.dispatch_events.apply_async
 
-    def hanging_broker(args, **kwargs):
-        released.wait(timeout=60)  # a liveness guard only: the test releases it
-        attempts.extend(args[0])  # the publisher sends what committed meanwhile as one task
+    def recording_apply_async(args, **kwargs):
+        published.append(list(args[0]))
         return real_apply_async(args, **kwargs)
 
-    monkeypatch.setattr(tasks.dispatch_events, "apply_async", hanging_broker)
+    monkeypatch.setattr(redis.connection.AbstractConnection, "connect", refuse_redis)
+    monkeypatch.setattr(tasks.dispatch_events, "apply_async", recording_apply_async)
+    dispatcher = Dispatcher()
     try:
         setup = pos_setup(coupons=3)
         with broker("redis://127.0.0.1:1/0"):  # nothing listens on port 1
             outcomes = [redeem(setup, c.code).status for c in setup.coupons]
-            assert attempts == []  # every write-off returned while its publish still hung
-            released.set()
-            wait_for(lambda: len(attempts) == 3, timeout=30)  # the publishes ran (and failed)
-        assert outcomes == ["verified"] * 3
-        assert sorted(attempts) == sorted(OutboxEvent.objects.values_list("id", flat=True))
-        assert OutboxEvent.objects.filter(dispatched_at__isnull=True).count() == 3
-        OutboxEvent.objects.update(created_at=timezone.now() - dt.timedelta(minutes=1))
-        assert services.sweep() == 3
+            assert outcomes == ["verified"] * 3
+            assert published == [] and redis_connects == []  # the requests never reached for Redis
+            assert dispatcher.run_once() == 0  # the broker is down: nothing published...
+            assert len(published) == 1
+            # ... and the leases were given back, so the next round takes the events again
+            assert not OutboxEvent.objects.filter(next_attempt_at__isnull=False).exists()
+        monkeypatch.setattr(redis.connection.AbstractConnection, "connect", real_connect)
+        # The broker is back. Run what the dispatcher publishes here, so no other worker takes it.
+        monkeypatch.setattr(
+            tasks.dispatch_events,
+            "apply_async",
+            lambda args, **kw: published.append(list(args[0])) or services.dispatch_batch(args[0]),
+        )
+        verified = OutboxEvent.objects.filter(topic="redemption.verified")
+        assert dispatcher.run_once() == 3
+        assert sorted(published[-1]) == sorted(verified.values_list("id", flat=True))
+        assert not verified.filter(dispatched_at__isnull=True).exists()
         assert sorted(e for _, e in effects()) == ["test.verified"] * 3
     finally:
-        released.set()
+        outbox_handlers.uninstall()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_dispatcher_wakes_on_commit_and_leaves_topics_it_cannot_handle(monkeypatch, settings):
+    """Running as its thread does in a worker: an insert's NOTIFY wakes it long before its
+    poll interval; an event of a topic this process has no handler for stays waiting."""
+    outbox_handlers.create_effect_table()
+    outbox_handlers.install()
+    settings.OUTBOX_DISPATCH_POLL_SECONDS = 60  # only a notification can wake it in time
+    monkeypatch.setattr(
+        tasks.dispatch_events, "apply_async", lambda args, **kw: services.dispatch_batch(args[0])
+    )
+    dispatcher = Dispatcher()
+    dispatcher.start()
+    try:
+        stranger = OutboxEvent.objects.create(topic="nobody.handles.this", payload={})
+        event = OutboxEvent.objects.create(topic=TEST_TOPIC, payload={})
+        wait_for(lambda: OutboxEvent.objects.get(pk=event.pk).dispatched_at is not None, timeout=20)
+        assert Counter(effects()) == {(event.pk, "test.record"): 1, (event.pk, "test.flaky"): 1}
+        stranger.refresh_from_db()
+        assert stranger.dispatched_at is None and stranger.next_attempt_at is None
+    finally:
+        dispatcher.stop()
         outbox_handlers.uninstall()
