@@ -232,7 +232,7 @@ class Migration(migrations.Migration):
         ("campaigns", "0006_campaign_partner"),
         ("coupons", "0004_coupon_issued_expiry_idx"),
         ("outbox", "0004_outbox_notify_trigger"),
-        ("merchants", "0003_terminal_secret_version"),
+        ("merchants", "0006_terminal_secret_version"),
     ]
 
     operations = [migrations.RunSQL(CREATE, DROP)]

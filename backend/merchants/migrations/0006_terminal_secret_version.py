@@ -23,7 +23,7 @@ DROP FUNCTION IF EXISTS merchants_terminal_secret_version();
 
 
 class Migration(migrations.Migration):
-    dependencies = [("merchants", "0002_terminal_nonce_v2")]
+    dependencies = [("merchants", "0005_merchant_is_network_operator")]
 
     operations = [
         migrations.AddField(
