@@ -11,7 +11,14 @@ from .models import ApiKey, Membership, Merchant, Store, Terminal
 @admin.register(Merchant)
 class MerchantAdmin(admin.ModelAdmin):
     list_display = (
-        "id", "name", "slug", "timezone", "default_currency", "is_approved", "is_network_operator", "created_at",
+        "id",
+        "name",
+        "slug",
+        "timezone",
+        "default_currency",
+        "is_approved",
+        "is_network_operator",
+        "created_at",
     )
     list_filter = ("is_approved", "is_network_operator")
     search_fields = ("name", "slug")

@@ -241,14 +241,14 @@ def test_make_terminal_is_listed_for_the_admin(client):
 
 
 def _writeoffs(issuer, campaigns: int, per_campaign: int = 2) -> None:
-    from attribution import services as attribution_services
+    from attribution import recording as attribution_recording
     from tests.factories import billing_setup, write_off
 
     redemptions = []
     for _ in range(campaigns):
         setup = billing_setup(issuer=issuer)
         redemptions += [write_off(setup) for _ in range(per_campaign)]
-    attribution_services.record_for_redemptions(redemption_ids=[r.pk for r in redemptions])
+    attribution_recording.record_for_redemptions(redemption_ids=[r.pk for r in redemptions])
 
 
 def _report_queries(client, path: str) -> int:

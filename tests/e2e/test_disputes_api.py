@@ -336,3 +336,29 @@ def test_operator_decides_in_the_admin(admin_client, api, operation, world):
     decided = Dispute.objects.get(pk=pk)
     assert decided.status == "upheld" and decided.credit_id is not None
     assert decided.decided_by.startswith("operator ") and decided.events.last().actor_user is not None
+
+
+def test_an_admin_decision_is_in_both_parties_trails_and_a_refused_one_in_neither(
+    admin_client, api, operation, world
+):
+    from backend.audit.models import AuditEntry
+
+    setup = world["setup"]
+    dispute = open_dispute(api, operation, world["issuer_key"], charged(setup)).ok()["disputeOpen"]["dispute"]
+    pk = ids.decode("Dispute", dispute["id"])
+    before = AuditEntry.objects.filter(operation="admin.disputeDecide").count()
+    page = admin_client.get(f"/admin/disputes/dispute/{pk}/change/")
+    hidden = dict(re.findall(rb'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.content))
+    form = {k.decode(): v.decode() for k, v in hidden.items() if k != b"csrfmiddlewaretoken"}
+    form.update({"decision": "rejected", "decision_text": "The receipt is clear."})
+    assert admin_client.post(f"/admin/disputes/dispute/{pk}/change/", form).status_code == 302
+    assert Dispute.objects.get(pk=pk).status == "rejected"
+    for merchant in (setup.issuer, setup.publisher):
+        key = make_api_key(merchant, "admin")
+        rows = api.execute(operation("audit_trail"), {"first": 20}, key=key).ok()["auditTrail"]["edges"]
+        [row] = [e["node"] for e in rows if e["node"]["operation"] == "admin.disputeDecide"]
+        assert row["actorKind"] == "STAFF" and row["actorLabel"].startswith("staff: ")
+        assert row["targets"] == [{"type": "Dispute", "id": dispute["id"]}]
+    # Deciding it again is refused by the service: nothing is written, nothing is recorded.
+    admin_client.post(f"/admin/disputes/dispute/{pk}/change/", form)
+    assert AuditEntry.objects.filter(operation="admin.disputeDecide").count() == before + 2

@@ -75,7 +75,7 @@ def watch(page) -> list[str]:
 
 def finance_world():
     """An issuer with three write-offs over two days, charged, and a sent invoice."""
-    from attribution import services as attribution_services
+    from attribution import recording as attribution_recording
     from billing import services as billing_services
     from billing.models import BillingPeriod, Invoice
     from tests.factories import billing_setup, write_off
@@ -85,7 +85,7 @@ def finance_world():
     setup.campaign.save(update_fields=["name"])
     now = timezone.now()
     redemptions = [write_off(setup, at=now - dt.timedelta(days=d, hours=1)) for d in (0, 1, 1)]
-    attribution_services.record_for_redemptions(redemption_ids=[r.pk for r in redemptions])
+    attribution_recording.record_for_redemptions(redemption_ids=[r.pk for r in redemptions])
     billing_services.charge_redemptions(redemption_ids=[r.pk for r in redemptions])
     period = BillingPeriod.objects.create(
         issuer=setup.issuer, period_start=dt.date(2026, 10, 1), status="closed"
