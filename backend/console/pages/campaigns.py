@@ -18,6 +18,7 @@ from backend.console.nav import NavItem
 from backend.console.operations import payload_errors, run_operation
 from backend.console.paths import GlobalIdConverter
 from backend.console.responses import redirect_back
+from backend.console.templatetags.console import money, status_label
 
 STATUSES = ("DRAFT", "ACTIVE", "PAUSED", "ENDED")
 PAGE_SIZE = 50
@@ -60,6 +61,18 @@ def _row_moves(request, rows) -> None:
         ]
 
 
+def _row_cells(rows) -> None:
+    """Each row's printed cells as strings (status label, amounts in the row's currency): one
+    Python call per cell instead of template filter lookups, 50 rows a page, every 5 s."""
+    for row in rows:
+        currency = row["currency"]
+        row["status_text"] = str(status_label(row["status"]))
+        row["status_class"] = str(row["status"]).lower()
+        row["fee_text"] = money(row["feePerRedemption"], currency)
+        row["spent_text"] = money(row["spentAmount"], currency)
+        row["budget_text"] = money(row["budgetCap"], currency) if row["budgetCap"] else "—"
+
+
 @console_page
 def campaign_list(request):
     status = request.GET.get("status", "").upper()
@@ -68,6 +81,7 @@ def campaign_list(request):
         variables["status"] = status
     campaigns = run_operation(request, "campaigns_list", variables).data["campaigns"]
     rows = [edge["node"] for edge in campaigns["edges"]]
+    _row_cells(rows)
     context = {
         "campaigns": campaigns,
         "rows": rows,
