@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -71,6 +71,27 @@ def _row_cells(rows) -> None:
         row["fee_text"] = money(row["feePerRedemption"], currency)
         row["spent_text"] = money(row["spentAmount"], currency)
         row["budget_text"] = money(row["budgetCap"], currency) if row["budgetCap"] else "—"
+        row["redeemed_text"] = (
+            f"{row['redeemedCount']} / {row['maxRedemptions']}"
+            if row["maxRedemptions"]
+            else str(row["redeemedCount"])
+        )
+
+
+_FORM = '<form method="post" action="{}">{}{}<button type="submit" class="small{}" aria-label="{}: {}">{}</button></form>'
+
+
+def _row_actions(rows, csrf_input, next_input) -> None:
+    """Each row's action cell as one escaped string (format_html), not template tags per form."""
+    for row in rows:
+        row["actions_html"] = format_html_join(
+            "\n    ",
+            _FORM,
+            (
+                (url, csrf_input, next_input, " secondary" if secondary else "", label, row["name"], label)
+                for url, label, secondary in row["moves"]
+            ),
+        )
 
 
 @console_page
@@ -98,6 +119,7 @@ def campaign_list(request):
         context["next_input"] = format_html(
             '<input type="hidden" name="next" value="{}">', request.get_full_path()
         )
+        _row_actions(rows, context["csrf_input"], context["next_input"])
     if request.headers.get("HX-Request"):
         return render(request, "console/campaigns/_rows.html", context)
     return render(request, "console/campaigns/list.html", context)
