@@ -13,7 +13,10 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, ngettext
 from graphene.utils.str_converters import to_snake_case
+
+from backend.api.currencies import exponent, to_minor
 
 
 def add_api_errors(
@@ -34,25 +37,48 @@ def error_codes(form: forms.BaseForm) -> dict[str, list[str]]:
     return {name: [e.code for e in errs.as_data()] for name, errs in form.errors.items()}
 
 
-MINOR_DIGITS = {"JPY": 0, "KRW": 0}
-
-
 class MoneyField(forms.DecimalField):
-    """An amount typed in major units ("5.00") that becomes the API's Money (500 minor units).
+    """An amount typed in major units ("5.00") that becomes the API's Money (minor units).
 
-    Only the unit changes here; whether the amount is allowed is the API's answer."""
+    The field cleans to a Decimal; the form, which knows the currency, turns it into minor
+    units with ``money_to_minor`` (JPY 0 decimals, CNY 2, KWD 3: ISO 4217, backend/api/
+    currencies.py). Whether the amount is allowed is the API's answer."""
 
-    def __init__(self, *, digits: int = 2, **kwargs):
-        self.digits = digits
+    def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
         kwargs.setdefault("min_value", 0)
-        kwargs.setdefault("decimal_places", digits)
-        kwargs.setdefault("max_digits", 15)
+        kwargs.setdefault("max_digits", 18)
         super().__init__(**kwargs)
 
-    def clean(self, value):
-        amount = super().clean(value)
-        return None if amount is None else int(amount.scaleb(self.digits))
+
+def money_to_minor(form: forms.BaseForm, currency: str | None) -> None:
+    """Every MoneyField's cleaned Decimal -> integer minor units of ``currency``; an amount with
+    more decimals than the currency has is a field error (code TOO_MANY_DECIMALS), never
+    rounded. Call from the form's ``clean()``."""
+    digits = exponent(currency)
+    for name, field in form.fields.items():
+        amount = form.cleaned_data.get(name)
+        if not isinstance(field, MoneyField) or amount is None:
+            continue
+        minor = to_minor(amount, currency)
+        if minor is None:
+            del form.cleaned_data[name]
+            form.add_error(
+                name,
+                ValidationError(
+                    ngettext(
+                        "%(currency)s amounts have at most %(digits)d decimal place.",
+                        "%(currency)s amounts have at most %(digits)d decimal places.",
+                        digits,
+                    )
+                    % {"currency": currency, "digits": digits}
+                    if digits
+                    else gettext("%(currency)s amounts have no decimal places.") % {"currency": currency},
+                    code="TOO_MANY_DECIMALS",
+                ),
+            )
+        else:
+            form.cleaned_data[name] = minor
 
 
 class PercentField(forms.DecimalField):

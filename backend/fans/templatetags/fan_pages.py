@@ -8,10 +8,11 @@ from django import template
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
+from backend.api.currencies import format_minor
+
 register = template.Library()
 
 SYMBOLS = {"CNY": "¥", "USD": "$", "EUR": "€", "JPY": "¥", "HKD": "HK$", "GBP": "£"}
-MINOR_DIGITS = {"JPY": 0, "KRW": 0}
 
 
 @register.filter
@@ -19,10 +20,8 @@ def money(amount: int | None, currency: str) -> str:
     """'500', 'CNY' -> '¥5.00'. Integer minor units in, never a float."""
     if amount is None:
         return ""
-    digits = MINOR_DIGITS.get(currency, 2)
-    sign = "-" if amount < 0 else ""
-    whole, minor = divmod(abs(int(amount)), 10**digits)
-    text = f"{whole:,}" + (f".{minor:0{digits}d}" if digits else "")
+    text = format_minor(amount, currency)
+    sign, text = ("-", text[1:]) if text.startswith("-") else ("", text)
     symbol = SYMBOLS.get(currency)
     return f"{sign}{symbol}{text}" if symbol else f"{sign}{currency} {text}"
 
