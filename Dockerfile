@@ -1,6 +1,8 @@
 # The web image: gunicorn serving the Django project. The same image runs the Celery
-# worker and beat with another command (see README). PostgreSQL and Redis are external,
-# given by DATABASE_URL and REDIS_URL.
+# workers and beat with another command (see README): one worker for the default queue
+# (`celery -A backend.config worker -Q celery`, it runs the outbox dispatcher) and one for
+# bulk issuance (`nice -n 10 celery -A backend.config worker -Q celery-issuance`), as
+# scripts/run starts them. PostgreSQL and Redis are external, given by DATABASE_URL and REDIS_URL.
 FROM python:3.11-slim AS base
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

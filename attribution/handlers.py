@@ -33,5 +33,5 @@ def record_voided(event) -> None:
 
 def record_verified_batch(events) -> None:
     """The batch form of :func:`record_verified` (the outbox falls back to it per event)."""
-    records = recording.record_for_redemptions(redemption_ids=[_redemption_id(e) for e in events])
-    emit_many(topic=RECORDED, payloads=[{"redemption_id": pk} for pk in sorted(records)])
+    recorded = recording.record_redemptions(redemption_ids=[_redemption_id(e) for e in events])
+    emit_many(topic=RECORDED, payloads=[{"redemption_id": pk} for pk in recorded])

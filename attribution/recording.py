@@ -7,7 +7,6 @@ from importing this module.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 
 from django.db import connection, transaction
@@ -21,44 +20,99 @@ from .models import AttributionRecord
 ATTRIBUTABLE_STATUSES = (Redemption.Status.VERIFIED, Redemption.Status.VOIDED)
 
 
-def _record_values(redemption: Redemption) -> dict:
-    coupon = redemption.coupon
-    campaign = redemption.campaign or coupon.campaign
-    placement = redemption.placement or coupon.placement
-    redeemed_at = redemption.created_at
-    seconds = max(0, int((redeemed_at - coupon.issued_at).total_seconds()))
-    in_window = redeemed_at <= coupon.issued_at + dt.timedelta(days=campaign.attribution_window_days)
-    # How the coupon was claimed (backend.fans Claim, a reverse one-to-one loaded with the
-    # redemption): its channel and sharer; none for coupons issued to a pool.
-    claim = getattr(coupon, "claim", None)
-    voided_at = None
-    if redemption.status == Redemption.Status.VOIDED:
-        voided_at = redemption.voided_at or timezone.now()
-    return {
-        "redemption_id": redemption.pk,
-        "campaign_id": campaign.pk,
-        "issuer_id": campaign.merchant_id,
-        "publisher_id": placement.publisher_id,
-        "placement_id": placement.pk,
-        "fan_id": coupon.fan_id,
-        "store_id": redemption.store_id,
-        "terminal_id": redemption.terminal_id,
-        "channel": claim.channel if claim is not None else None,
-        "sharer_id": claim.sharer_id if claim is not None else None,
-        # the redeeming partner: the terminal's merchant when it wrote off under a partnership
-        "partner_id": redemption.merchant_id if redemption.partnership_id is not None else None,
-        "reimbursement_amount": redemption.reimbursement_amount,
-        "handling_fee_amount": redemption.handling_fee_amount,
-        "issued_at": coupon.issued_at,
-        "redeemed_at": redeemed_at,
-        "seconds_to_redeem": seconds,
-        "order_amount": redemption.order_amount,
-        "discount_amount": redemption.discount_amount,
-        "fee_amount": redemption.fee_amount,
-        "currency": redemption.currency,
-        "in_attribution_window": in_window,
-        "voided_at": voided_at,
+def _table(model) -> str:
+    return model._meta.db_table
+
+
+def _build_insert_sql() -> str:
+    """The records of a batch of redemptions in one ``INSERT ... SELECT``: every rule of a
+    record's values lives here (the single and the batch form both use it).
+
+    - campaign and placement: the redemption's, else its coupon's;
+    - the issuer is the campaign's merchant, the publisher the placement's;
+    - channel and sharer: the coupon's claim, when it was claimed through a link (none for
+      coupons issued to a pool);
+    - the partner: the redeeming terminal's merchant when it wrote off under a partnership;
+    - seconds to redeem: whole seconds from issue to write-off, never negative;
+    - in the attribution window: written off at most ``attribution_window_days`` x 24 h after
+      issue (exact hours, as ``timedelta(days=n)``, not calendar days);
+    - voided: the redemption's void time when it is voided (now, if it has none).
+    Rejected and unknown redemptions, and those without a coupon, get no record; a record
+    that exists already is left alone (``ON CONFLICT DO NOTHING``: a concurrent creator wins).
+    """
+    coupon_field = Redemption._meta.get_field("coupon")
+    coupon_model = coupon_field.related_model
+    claim_model = coupon_model._meta.get_field("claim").related_model
+    campaign_model = Redemption._meta.get_field("campaign").related_model
+    placement_model = Redemption._meta.get_field("placement").related_model
+    values = {
+        "redemption_id": "r.id",
+        "campaign_id": "cam.id",
+        "issuer_id": "cam.merchant_id",
+        "publisher_id": "pl.publisher_id",
+        "placement_id": "pl.id",
+        "fan_id": "c.fan_id",
+        "store_id": "r.store_id",
+        "terminal_id": "r.terminal_id",
+        "channel": "cl.channel",
+        "sharer_id": "cl.sharer_id",
+        "partner_id": "CASE WHEN r.partnership_id IS NOT NULL THEN r.merchant_id END",
+        "reimbursement_amount": "r.reimbursement_amount",
+        "handling_fee_amount": "r.handling_fee_amount",
+        "issued_at": "c.issued_at",
+        "redeemed_at": "r.created_at",
+        "seconds_to_redeem": "GREATEST(0, trunc(extract(epoch FROM r.created_at - c.issued_at)))::bigint",
+        "order_amount": "r.order_amount",
+        "discount_amount": "r.discount_amount",
+        "fee_amount": "r.fee_amount",
+        "currency": "r.currency",
+        "is_new_customer": "false",  # set by the refresh that follows, per (issuer, fan)
+        "in_attribution_window": (
+            "r.created_at <= c.issued_at + make_interval(hours => 24 * cam.attribution_window_days)"
+        ),
+        "voided_at": "CASE WHEN r.status = %(voided)s THEN COALESCE(r.voided_at, now()) END",
+        "created_at": "now()",
     }
+    # Every column without a database default is written: a new field must be added above.
+    required = {
+        f.column
+        for f in AttributionRecord._meta.concrete_fields
+        if not f.primary_key and not f.null and not f.has_db_default()
+    }
+    missing = required - values.keys()
+    assert not missing, f"attribution record columns without a value: {sorted(missing)}"
+    return (
+        f"INSERT INTO {_table(AttributionRecord)} ({', '.join(values)}) "  # noqa: S608 - names from the models
+        f"SELECT {', '.join(values.values())} "
+        f"FROM {_table(Redemption)} r "
+        f"JOIN {_table(coupon_model)} c ON c.id = r.{coupon_field.column} "
+        f"JOIN {_table(campaign_model)} cam ON cam.id = COALESCE(r.campaign_id, c.campaign_id) "
+        f"JOIN {_table(placement_model)} pl ON pl.id = COALESCE(r.placement_id, c.placement_id) "
+        f"LEFT JOIN {_table(claim_model)} cl ON cl.coupon_id = c.id "
+        "WHERE r.id = ANY(%(ids)s) AND r.status = ANY(%(statuses)s) "
+        f"AND NOT EXISTS (SELECT 1 FROM {_table(AttributionRecord)} a WHERE a.redemption_id = r.id) "
+        "ORDER BY r.id "
+        "ON CONFLICT (redemption_id) DO NOTHING RETURNING issuer_id, fan_id"
+    )
+
+
+_INSERT_SQL = _build_insert_sql()
+
+
+def _create_records(redemption_ids: Sequence[int]) -> None:
+    """Create the missing records of these redemptions and refresh the new-customer flags of
+    their (issuer, fan) pairs; inside the caller's transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_SQL,
+            {
+                "ids": sorted(set(redemption_ids)),
+                "statuses": [str(s) for s in ATTRIBUTABLE_STATUSES],
+                "voided": str(Redemption.Status.VOIDED),
+            },
+        )
+        pairs = sorted(set(cursor.fetchall()))
+    _refresh_new_customers(pairs)
 
 
 def record_for_redemption(*, redemption_id: int) -> AttributionRecord | None:
@@ -70,49 +124,31 @@ def record_for_redemption(*, redemption_id: int) -> AttributionRecord | None:
     Returns None for a rejected or unknown redemption (nothing to attribute).
     """
     with transaction.atomic():
-        existing = AttributionRecord.objects.filter(redemption_id=redemption_id).first()
-        if existing is not None:
-            return existing
-        redemption = (
-            Redemption.objects.select_related(
-                "coupon", "campaign", "placement", "coupon__placement", "coupon__claim"
-            )
-            .filter(pk=redemption_id, status__in=ATTRIBUTABLE_STATUSES, coupon__isnull=False)
-            .first()
-        )
-        if redemption is None:
-            return None
-        values = _record_values(redemption)
-        # ON CONFLICT DO NOTHING: a concurrent creator wins, we then read its row.
-        AttributionRecord.objects.bulk_create([AttributionRecord(**values)], ignore_conflicts=True)
-        record = AttributionRecord.objects.get(redemption_id=redemption_id)
-        _refresh_new_customer(issuer_id=record.issuer_id, fan_id=record.fan_id)
-        record.refresh_from_db(fields=["is_new_customer"])
+        record = AttributionRecord.objects.filter(redemption_id=redemption_id).first()
+        if record is None:
+            _create_records([redemption_id])
+            record = AttributionRecord.objects.filter(redemption_id=redemption_id).first()
         return record
 
 
-def record_for_redemptions(*, redemption_ids: Sequence[int]) -> dict[int, AttributionRecord]:
-    """The batch form of :func:`record_for_redemption`, with the same guarantees: the records
-    of these redemptions by redemption id, created where missing (rejected and unknown ones
-    have none). A handful of statements for the whole batch, whatever its size."""
+def record_redemptions(*, redemption_ids: Sequence[int]) -> list[int]:
+    """The batch form of :func:`record_for_redemption` for the outbox handler: the records of
+    these redemptions created where missing, in two statements whatever the batch's size (and
+    the new-customer refresh); the redemption ids that have a record, sorted (rejected and
+    unknown ones have none)."""
     ids = sorted(set(redemption_ids))
     with transaction.atomic():
-        have = set(
+        _create_records(ids)
+        return sorted(
             AttributionRecord.objects.filter(redemption_id__in=ids).values_list("redemption_id", flat=True)
         )
-        missing = [i for i in ids if i not in have]
-        if missing:
-            redemptions = (
-                Redemption.objects.select_related(
-                    "coupon", "campaign", "placement", "coupon__placement", "coupon__claim"
-                )
-                .filter(pk__in=missing, status__in=ATTRIBUTABLE_STATUSES, coupon__isnull=False)
-                .order_by("pk")
-            )
-            rows = [AttributionRecord(**_record_values(r)) for r in redemptions]
-            if rows:
-                AttributionRecord.objects.bulk_create(rows, ignore_conflicts=True)
-                _refresh_new_customers(sorted({(r.issuer_id, r.fan_id) for r in rows}))
+
+
+def record_for_redemptions(*, redemption_ids: Sequence[int]) -> dict[int, AttributionRecord]:
+    """:func:`record_redemptions`, the records themselves by redemption id."""
+    ids = sorted(set(redemption_ids))
+    with transaction.atomic():
+        _create_records(ids)
         return {r.redemption_id: r for r in AttributionRecord.objects.filter(redemption_id__in=ids)}
 
 

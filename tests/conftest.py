@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from backend.config.celery_routes import issuance_queue_for
 from tests.client import ApiClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,9 +98,15 @@ def _quiet_workers_before_flush(request):
 
 
 def _start_worker(
-    queue: str, db_name: str, concurrency: int = 2, *, dispatcher_paused: bool = False
+    queue: str,
+    db_name: str,
+    concurrency: int = 2,
+    *,
+    dispatcher_paused: bool = False,
+    consume: str | None = None,
 ) -> subprocess.Popen:
-    """A worker process; like every worker it runs an outbox dispatcher (backend.outbox.dispatcher)."""
+    """A worker process on ``queue`` and its issuance queue (``consume``: other queues); like
+    every worker of the default queue it runs an outbox dispatcher (backend.outbox.dispatcher)."""
     env = os.environ.copy()
     env.update({"DATABASE_NAME": db_name, "CELERY_QUEUE": queue, "PYTHONUNBUFFERED": "1"})
     env["OUTBOX_DISPATCHER_PAUSED"] = "1" if dispatcher_paused else "0"
@@ -115,7 +122,8 @@ def _start_worker(
             "backend.config",
             "worker",
             "-Q",
-            queue,
+            # The default queue and the issuance queue (scripts/run gives each a worker).
+            consume or f"{queue},{issuance_queue_for(queue)}",
             "-c",
             str(concurrency),
             "-n",

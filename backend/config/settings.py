@@ -255,6 +255,17 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
+# Bulk issuance runs on a queue (and worker) of its own: see backend/config/celery_routes.py.
+# Empty: the default queue's name + "-issuance" ("celery-issuance").
+COUPON_ISSUANCE_QUEUE = env.str("COUPON_ISSUANCE_QUEUE", default="")
+# Bulk issuance yields to the tills (coupons.issuance.yield_to_tills): when write-offs ran at
+# COUPON_ISSUANCE_YIELD_AT per second or more during a chunk, the chunk waits
+# COUPON_ISSUANCE_YIELD_FACTOR times its own time (at most ..._YIELD_MAX_SECONDS) before it
+# commits, holding the placement's lock, so the next chunk waits too. 0 never yields.
+COUPON_ISSUANCE_YIELD_AT = env.int("COUPON_ISSUANCE_YIELD_AT", default=20)
+COUPON_ISSUANCE_YIELD_FACTOR = env.float("COUPON_ISSUANCE_YIELD_FACTOR", default=2.0)
+COUPON_ISSUANCE_YIELD_MAX_SECONDS = env.float("COUPON_ISSUANCE_YIELD_MAX_SECONDS", default=5.0)
+CELERY_TASK_ROUTES = ("backend.config.celery_routes.route_task",)
 # Publishing must never hang a request: the outbox sweeper re-drives anything lost.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY = False

@@ -9,8 +9,9 @@ publishes them as ``dispatch_events`` tasks of up to ``OUTBOX_BATCH_SIZE``. When
 is down it gives the leases back and tries again at the next wake-up; the periodic sweeper
 stays the safety net for everything else (a dispatcher killed between lease and publish).
 
-It runs as a thread in every Celery worker's main process (``start_in_worker``), so
-whatever starts a worker (scripts/run, the tests, the benchmark) starts a dispatcher. It
+It runs as a thread in the main process of every Celery worker that consumes the default
+queue (``start_in_worker``; not in scripts/run's issuance-only worker), so whatever starts
+such a worker (scripts/run, the tests, the benchmark) starts a dispatcher. It
 only takes events of topics this process has handlers for: a worker started with extra
 handlers (the tests') never takes another worker's events, nor the reverse.
 """

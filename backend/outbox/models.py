@@ -35,6 +35,23 @@ class OutboxEvent(models.Model):
             models.Index(
                 fields=["dead_at"], name="outbox_dead_idx", condition=models.Q(dead_at__isnull=False)
             ),
+            # The lease's two paths (services.claim_due_events), so that a backlog in back-off
+            # or leased far ahead is never read to find what is due: new events in id order,
+            # and events whose lease or back-off is due in next_attempt_at order.
+            models.Index(
+                fields=["id"],
+                name="outbox_fresh_idx",
+                condition=models.Q(
+                    dispatched_at__isnull=True, dead_at__isnull=True, next_attempt_at__isnull=True
+                ),
+            ),
+            models.Index(
+                fields=["next_attempt_at"],
+                name="outbox_retry_idx",
+                condition=models.Q(
+                    dispatched_at__isnull=True, dead_at__isnull=True, next_attempt_at__isnull=False
+                ),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -13,6 +13,7 @@ An event that keeps failing is dead-lettered after ``OUTBOX_MAX_ATTEMPTS`` attem
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import queue
@@ -51,9 +52,23 @@ def emit(*, topic: str, payload: dict[str, Any]) -> OutboxEvent:
     return OutboxEvent.objects.create(topic=topic, payload=payload)
 
 
-def emit_many(*, topic: str, payloads: Sequence[dict[str, Any]]) -> list[OutboxEvent]:
-    """:func:`emit` for several events of one topic, in one INSERT."""
-    return OutboxEvent.objects.bulk_create(OutboxEvent(topic=topic, payload=p) for p in payloads)
+# Many events of one topic in one INSERT from an array of JSON texts (the attribution
+# handler announces a batch of records at once): the ORM's bulk_create cost more CPU than
+# the insert. The other columns take the model's defaults, written out here.
+_EMIT_MANY_SQL = (
+    f"INSERT INTO {OutboxEvent._meta.db_table} (topic, payload, created_at, attempts, last_error) "  # noqa: S608
+    "SELECT %s, p::jsonb, clock_timestamp(), 0, '' FROM unnest(%s::text[]) WITH ORDINALITY AS t(p, n) ORDER BY n"
+)
+
+
+def emit_many(*, topic: str, payloads: Sequence[dict[str, Any]]) -> int:
+    """:func:`emit` for several events of one topic, in one INSERT; how many were written."""
+    if not payloads:
+        return 0
+    encoder = OutboxEvent._meta.get_field("payload").encoder
+    with connection.cursor() as cursor:
+        cursor.execute(_EMIT_MANY_SQL, [topic, [json.dumps(p, cls=encoder) for p in payloads]])
+        return cursor.rowcount
 
 
 class _Publisher:
@@ -265,24 +280,44 @@ def dispatch_batch(event_ids: Sequence[int]) -> int:
     return len(ids)
 
 
+# statement_timestamp(), not clock_timestamp(): a stable value can bound an index scan.
+_CLAIM_SQL = """
+WITH fresh AS (
+    SELECT id FROM outbox_outboxevent
+     WHERE dispatched_at IS NULL AND dead_at IS NULL AND next_attempt_at IS NULL
+       AND created_at < statement_timestamp() - %(min_age)s
+       AND (%(topics)s::text[] IS NULL OR topic = ANY(%(topics)s::text[]))
+     ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+), due AS (
+    SELECT id FROM outbox_outboxevent
+     WHERE dispatched_at IS NULL AND dead_at IS NULL AND next_attempt_at <= statement_timestamp()
+       AND created_at < statement_timestamp() - %(min_age)s
+       AND (%(topics)s::text[] IS NULL OR topic = ANY(%(topics)s::text[]))
+     ORDER BY next_attempt_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+), picked AS (
+    SELECT id FROM fresh UNION ALL SELECT id FROM due ORDER BY id LIMIT %(limit)s
+)
+UPDATE outbox_outboxevent AS e SET next_attempt_at = clock_timestamp() + %(lease)s
+  FROM picked WHERE e.id = picked.id
+RETURNING e.id
+"""
+
+
 def claim_due_events(
     *, limit: int = SWEEP_BATCH, min_age: dt.timedelta = SWEEP_MIN_AGE, topics: list[str] | None = None
 ) -> list[int]:
     """Lease up to ``limit`` undispatched events older than ``min_age`` (of ``topics`` only,
-    when given: the topics this process has handlers for); their ids.
+    when given: the topics this process has handlers for); their ids, oldest first.
 
-    FOR UPDATE SKIP LOCKED lets concurrent sweepers take disjoint batches; the lease
-    (next_attempt_at) keeps them from taking the same event again while it is processed.
+    Due are the events never leased and those whose lease or back-off has run out: each
+    kind is read from its own partial index (outbox_fresh_idx, outbox_retry_idx), so events
+    leased or backing off further ahead cost nothing to skip. FOR UPDATE SKIP LOCKED lets
+    concurrent sweepers take disjoint batches; the lease (next_attempt_at) keeps them from
+    taking the same event again while it is processed.
     """
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE outbox_outboxevent SET next_attempt_at = clock_timestamp() + %s "
-            "WHERE id IN (SELECT id FROM outbox_outboxevent "
-            "  WHERE dispatched_at IS NULL AND dead_at IS NULL AND created_at < clock_timestamp() - %s "
-            "    AND (next_attempt_at IS NULL OR next_attempt_at <= clock_timestamp()) "
-            "    AND (%s::text[] IS NULL OR topic = ANY(%s::text[])) "
-            "  ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id",
-            [SWEEP_LEASE, min_age, topics, topics, limit],
+            _CLAIM_SQL, {"min_age": min_age, "topics": topics, "limit": limit, "lease": SWEEP_LEASE}
         )
         return sorted(row[0] for row in cursor.fetchall())
 

@@ -1,4 +1,5 @@
-"""The outbox dispatcher inside Celery workers: started with each worker's main process.
+"""The outbox dispatcher inside Celery workers: started with the main process of each worker
+that consumes the default queue (not with the issuance worker's).
 
 Also a remote control command, ``outbox_dispatcher``, to pause or resume a running worker's
 dispatcher (operators during maintenance; the test suite, so a shared worker leaves the
@@ -13,9 +14,20 @@ from celery.worker.control import control_command
 from . import dispatcher
 
 
+def consumes_default_queue(consumer) -> bool:
+    """Whether this worker takes the default queue (where the outbox's tasks go). A worker
+    of the issuance queue alone (``-Q celery-issuance``) runs no dispatcher: it would only
+    compete for the events and for CPU with the worker that handles them."""
+    app = getattr(consumer, "app", None)
+    if app is None:
+        return True
+    return app.conf.task_default_queue in app.amqp.queues.consume_from
+
+
 @worker_ready.connect
 def _start_dispatcher(sender=None, **kwargs) -> None:
-    dispatcher.start_in_worker()
+    if consumes_default_queue(sender):
+        dispatcher.start_in_worker()
 
 
 @worker_shutting_down.connect

@@ -98,6 +98,30 @@ def test_window_boundary_is_inclusive(network):
     assert recording.record_for_redemption(redemption_id=redemption.pk).in_attribution_window
 
 
+def test_window_is_whole_24_hour_days_and_seconds_are_truncated(network):
+    """The record's values come from one SQL statement: a second past 7 x 24 h is out, even
+    when the database session's time zone has a daylight-saving change in between, and the
+    seconds to redeem are whole seconds (a fraction is dropped, as int() drops it)."""
+    _, placement, terminal = network
+    at = dt.datetime(2026, 10, 29, 12, 0, 0, 900_000, tzinfo=dt.UTC)  # Berlin left DST on Oct 25
+    inside = CouponFactory(placement=placement, issued_at=at - dt.timedelta(days=7))
+    outside = CouponFactory(placement=placement, issued_at=at - dt.timedelta(days=7, seconds=1))
+    fraction = CouponFactory(placement=placement, issued_at=at.replace(microsecond=0) - dt.timedelta(days=1))
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL TIME ZONE 'Europe/Berlin'")
+        records = recording.record_for_redemptions(
+            redemption_ids=[
+                attribution_writeoff(coupon=coupon, terminal=terminal, at=at).pk for coupon in (inside, outside, fraction)
+            ]
+        )
+    by_coupon = {r.redemption.coupon_id: r for r in records.values()}
+    assert by_coupon[inside.pk].in_attribution_window is True
+    assert by_coupon[outside.pk].in_attribution_window is False
+    assert by_coupon[inside.pk].seconds_to_redeem == 7 * 86400
+    assert by_coupon[outside.pk].seconds_to_redeem == 7 * 86400 + 1
+    assert by_coupon[fraction.pk].seconds_to_redeem == 86400  # 86,400.9 s
+
+
 def test_rejected_or_unknown_redemption_has_no_record(network):
     _, placement, terminal = network
     redemption = attribution_writeoff(coupon=CouponFactory(placement=placement), terminal=terminal)

@@ -119,6 +119,70 @@ def test_a_claimed_event_is_leased_to_one_sweeper(test_handlers):
     assert services.claim_due_events() == []  # leased; a second sweeper skips it
 
 
+def test_the_lease_takes_new_and_run_out_events_oldest_first_and_skips_those_leased_ahead(test_handlers):
+    now = timezone.now()
+    fresh = [old_event() for _ in range(3)]
+    ran_out = old_event()  # a lease or back-off that has run out: due again
+    backing_off = old_event()  # due in an hour: not yet
+    parked = [old_event() for _ in range(20)]  # leased for a day (as the benchmark parks them)
+    OutboxEvent.objects.filter(pk=ran_out.pk).update(next_attempt_at=now - dt.timedelta(seconds=1))
+    OutboxEvent.objects.filter(pk=backing_off.pk).update(next_attempt_at=now + dt.timedelta(hours=1))
+    OutboxEvent.objects.filter(pk__in=[e.pk for e in parked]).update(
+        next_attempt_at=now + dt.timedelta(days=1)
+    )
+    other_topic = OutboxEvent.objects.create(topic="test.unhandled", payload={})
+    OutboxEvent.objects.filter(pk=other_topic.pk).update(created_at=now - dt.timedelta(minutes=1))
+    young = OutboxEvent.objects.create(topic=TEST_TOPIC, payload={})
+
+    first = services.claim_due_events(limit=2, topics=[TEST_TOPIC])
+    assert first == [fresh[0].pk, fresh[1].pk]  # oldest first, the limit across both kinds
+    rest = services.claim_due_events(limit=10, topics=[TEST_TOPIC])
+    assert rest == [fresh[2].pk, ran_out.pk]  # the young one waits for its own task (min_age)
+    assert services.claim_due_events(limit=10, topics=[TEST_TOPIC]) == []  # all leased now
+    leased = OutboxEvent.objects.filter(pk__in=first + rest)
+    assert all(e.next_attempt_at > now + dt.timedelta(seconds=30) for e in leased)
+    untouched = OutboxEvent.objects.get(pk=backing_off.pk)
+    assert untouched.next_attempt_at == now + dt.timedelta(hours=1)
+    # no topics: every topic; no minimum age: the young one too
+    assert services.claim_due_events(limit=10, min_age=dt.timedelta(0)) == [other_topic.pk, young.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_leases_take_disjoint_sets_and_leave_nothing_due_behind():
+    OutboxEvent.objects.bulk_create(OutboxEvent(topic=TEST_TOPIC, payload={}) for _ in range(300))
+    OutboxEvent.objects.update(created_at=timezone.now() - dt.timedelta(minutes=1))
+    # a third of them ran out of a lease: they come back through the other index
+    some = list(OutboxEvent.objects.order_by("id").values_list("pk", flat=True)[::3])
+    OutboxEvent.objects.filter(pk__in=some).update(next_attempt_at=timezone.now() - dt.timedelta(seconds=5))
+    barrier = threading.Barrier(6)
+    taken: list[list[int]] = []
+    lock = threading.Lock()
+
+    def claimer():
+        from django.db import connection as conn
+
+        try:
+            barrier.wait()
+            while batch := services.claim_due_events(limit=25, topics=[TEST_TOPIC]):
+                with lock:
+                    taken.append(batch)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=claimer) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    ids = [i for batch in taken for i in batch]
+    assert len(ids) == len(set(ids))  # no event leased twice
+    # A claimer stops at an empty batch, which rows locked by another may cause: what is left
+    # is whatever was still due then, and a final lease takes exactly that.
+    left = services.claim_due_events(limit=1000, topics=[TEST_TOPIC])
+    assert sorted(ids + left) == sorted(OutboxEvent.objects.values_list("pk", flat=True))
+    assert not set(left) & set(ids)
+
+
 def test_write_off_events_are_handled(test_handlers):
     setup = pos_setup()
     redemption = redeem(setup)
