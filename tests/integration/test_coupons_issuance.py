@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from backend.api.errors import ServiceError
@@ -345,3 +346,85 @@ def test_one_colliding_code_rolls_back_the_fast_path_and_is_topped_up(monkeypatc
     assert batches == [5, 5, 1]  # fast path, staging path, then a top-up of one
     assert Coupon.objects.filter(placement=placement).count() == 5
     assert Coupon.objects.filter(code=taken).count() == 1
+
+
+# --- yielding to the tills ----------------------------------------------------------------
+
+
+def test_till_activity_moves_with_every_write_off_verified_or_rejected():
+    from tests.factories import pos_setup, redeem
+
+    setup = pos_setup()
+    before = issuance.till_activity()
+    assert redeem(setup).status == "verified"
+    assert redeem(setup, "UNKNOWN-CODE-1").status == "rejected"
+    assert issuance.till_activity() - before == 2
+
+
+def _record_sleeps(monkeypatch) -> list[float]:
+    slept: list[float] = []
+    monkeypatch.setattr(issuance.time, "sleep", slept.append)
+    return slept
+
+
+def test_chunks_yield_while_the_tills_are_busy_but_not_the_last(settings, monkeypatch):
+    settings.COUPON_ISSUANCE_CHUNK_SIZE = 7
+    settings.COUPON_ISSUANCE_YIELD_AT = 20
+    settings.COUPON_ISSUANCE_YIELD_MAX_SECONDS = 0.5
+    busy = iter(range(0, 10**9, 10_000))  # 10,000 write-offs between any two readings
+    monkeypatch.setattr(issuance, "till_activity", lambda: next(busy))
+    slept = _record_sleeps(monkeypatch)
+    job = issuance.run_job_inline(job_id=_job(_placement(_bulk_pool(30))).pk)
+    assert (job.status, job.issued, job.chunk_count) == (IssuanceJob.Status.SUCCEEDED, 30, 5)
+    assert len(slept) == 4  # every chunk but the last
+    assert all(0 < s <= 0.5 for s in slept)
+
+
+def test_chunks_do_not_yield_to_idle_tills_or_when_switched_off(settings, monkeypatch):
+    settings.COUPON_ISSUANCE_CHUNK_SIZE = 7
+    slept = _record_sleeps(monkeypatch)
+    settings.COUPON_ISSUANCE_YIELD_AT = 20
+    monkeypatch.setattr(issuance, "till_activity", lambda: 42)  # no write-off meanwhile
+    assert issuance.run_job_inline(job_id=_job(_placement(_bulk_pool(30))).pk).issued == 30
+    settings.COUPON_ISSUANCE_YIELD_AT = 0
+    busy = iter(range(0, 10**9, 10_000))
+    monkeypatch.setattr(issuance, "till_activity", lambda: next(busy))
+    assert issuance.run_job_inline(job_id=_job(_placement(_bulk_pool(30))).pk).issued == 30
+    assert slept == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_yielding_chunk_holds_the_placement_so_the_next_chunk_waits(settings, monkeypatch):
+    import threading
+
+    from django.db import OperationalError, connections
+
+    settings.COUPON_ISSUANCE_CHUNK_SIZE = 7
+    settings.COUPON_ISSUANCE_YIELD_AT = 1
+    busy = iter(range(0, 10**9, 10_000))
+    monkeypatch.setattr(issuance, "till_activity", lambda: next(busy))
+    placement = _placement(_bulk_pool(14))
+    seen: list[str] = []
+
+    def other_chunk_tries_the_placement(_pause: float) -> None:
+        def attempt():
+            try:
+                with transaction.atomic(), connections["default"].cursor() as cursor:
+                    cursor.execute(
+                        "SELECT id FROM campaigns_placement WHERE id = %s FOR NO KEY UPDATE NOWAIT",
+                        [placement.pk],
+                    )
+                seen.append("got it")
+            except OperationalError:
+                seen.append("locked")
+            finally:
+                connections["default"].close()
+
+        t = threading.Thread(target=attempt)
+        t.start()
+        t.join(30)
+
+    monkeypatch.setattr(issuance.time, "sleep", other_chunk_tries_the_placement)
+    job = issuance.run_job_inline(job_id=_job(placement).pk)
+    assert (job.issued, job.chunk_count) == (14, 2)
+    assert seen == ["locked"]  # one pause (the first chunk's), the placement still locked
