@@ -55,7 +55,8 @@ class Redemption(models.Model):
     )
     handling_fee_amount = models.BigIntegerField(
         default=0,
-        db_default=0, help_text="The partner's handling fee for this write-off; 0 at the issuer's own stores."
+        db_default=0,
+        help_text="The partner's handling fee for this write-off; 0 at the issuer's own stores.",
     )
     slot = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="The CampaignSlot a verified write-off took its unit from."
@@ -94,6 +95,12 @@ class Redemption(models.Model):
         ]
         indexes = [
             models.Index(fields=["terminal", "created_at"], name="redemption_terminal_time_idx"),
+            # The abuse limit's guess count (a terminal's recent rejections) reads only rejections.
+            models.Index(
+                fields=["terminal", "created_at"],
+                condition=Q(status="rejected"),
+                name="redemption_term_rejected_idx",
+            ),
             models.Index(fields=["campaign", "status"], name="redemption_campaign_status_idx"),
             models.Index(fields=["merchant", "created_at"], name="redemption_merchant_time_idx"),
         ]
