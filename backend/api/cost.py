@@ -25,6 +25,8 @@ from typing import Any
 
 from django.conf import settings
 from graphql import (
+    BREAK,
+    ArgumentNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -359,6 +361,57 @@ def check_document(
     for name in analysis.fragments:
         analysis.fragment(name)
     return DocumentCost(fields=worst.fields, depth=worst.depth, cost=worst.cost)
+
+
+# The arguments whose variables ``check_document`` reads (``rows``): a page's size, and the
+# offset/before pair it refuses together. Nothing else a variable gives changes its answer.
+_VARIABLE_READ_ARGUMENTS = frozenset({*PAGINATION_ARGUMENTS, "offset", "before"})
+
+
+def _has_variable(node: ValueNode) -> bool:
+    if isinstance(node, VariableNode):
+        return True
+    if isinstance(node, ListValueNode):
+        return any(_has_variable(item) for item in node.values)
+    if isinstance(node, ObjectValueNode):
+        return any(_has_variable(field.value) for field in node.fields)
+    return False
+
+
+class _VariableReads(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def enter_argument(self, node: ArgumentNode, *_args: Any) -> Any:
+        if node.name.value in _VARIABLE_READ_ARGUMENTS and _has_variable(node.value):
+            self.found = True
+            return BREAK
+        return None
+
+
+def reads_variables(document: DocumentNode) -> bool:
+    """Whether a variable's value can change :func:`check_document`'s answer for ``document``
+    beyond the items of its lists: only a ``first``/``last``/``offset``/``before`` argument
+    given by a variable does. A document without one (a write-off, any mutation without
+    paging) is measured once, when it is first validated, with its defaults; each request
+    then only checks its variables' lists (:func:`check_variables`)."""
+    reads = _VariableReads()
+    visit(document, reads)
+    return reads.found
+
+
+def check_variables(
+    schema: GraphQLSchema, document: DocumentNode, variables: Any, limits: CostLimits, *, reads: bool
+) -> None:
+    """The per-request part of the cost check of a document already checked without
+    variables: the whole check again when its variables are read (``reads``, from
+    :func:`reads_variables`), else only the variables' list items."""
+    if reads:
+        check_document(schema, document, variables, limits)
+    elif isinstance(variables, dict):
+        for value in variables.values():
+            _check_variable_lists(value, limits)
 
 
 def _check_variable_lists(value: Any, limits: CostLimits, depth: int = 0) -> None:

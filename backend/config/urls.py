@@ -8,6 +8,9 @@ from backend.notifications.views import dev_inbox
 
 urlpatterns = [
     path("", root, name="root"),  # sign-in, or the console for a signed-in member
+    # The fan pages first: the busiest public URLs (a claim is resolved before a dozen other
+    # prefixes are tried); their one-letter prefixes collide with none below.
+    path("", include("backend.fans.urls", namespace="fans")),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("console/", include("backend.console.urls", namespace="console")),
@@ -23,6 +26,5 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("backend.team.urls", namespace="team")),
     path("dev/inbox/", dev_inbox, name="dev-inbox"),
-    path("", include("backend.fans.urls", namespace="fans")),
     path("", include("backend.audience.urls")),
 ]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
+from django.db import connection, models
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from backend.api.rows import columns, model_from_row
 from backend.campaigns.models import Campaign, Placement
 from backend.coupons.delivery import coupon_id_of
 from backend.coupons.models import Coupon
@@ -37,12 +40,36 @@ def claim_link_by_token(token: str) -> ClaimLink | None:
 
 
 def claim_link_to_claim(token: str) -> ClaimLink | None:
-    """The link with only what a claim reads (its placement and campaign); the page's other
-    rows (issuer, publisher) load only if the page is shown after all (a refusal)."""
-    try:  # the token is unique: get() compiles no ORDER BY, unlike first()
-        return ClaimLink.objects.select_related("placement__campaign").get(token=token)
-    except ClaimLink.DoesNotExist:
+    """The link with only what a claim reads (its placement and campaign), in one plain
+    statement: the ORM's compilation of this three-table read cost about a fifth of a claim's
+    CPU. The page's other rows (issuer, publisher) load only if the page is shown after all
+    (a refusal)."""
+    sql, parts = _link_to_claim_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [token])
+        row = cursor.fetchone()
+    if row is None:
         return None
+    link, placement, campaign = (model_from_row(model, row, start) for model, start in parts)
+    placement.campaign = campaign
+    link.placement = placement
+    return link
+
+
+@functools.cache
+def _link_to_claim_sql() -> tuple[str, list[tuple[type[models.Model], int]]]:
+    tables = [(ClaimLink, "l"), (Placement, "p"), (Campaign, "c")]
+    parts, start = [], 0
+    for model, _alias in tables:
+        parts.append((model, start))
+        start += len(model._meta.concrete_fields)
+    sql = (
+        f"SELECT {', '.join(columns(model, alias) for model, alias in tables)} "  # noqa: S608 (names from the models)
+        f"FROM {ClaimLink._meta.db_table} l "
+        f"JOIN {Placement._meta.db_table} p ON p.id = l.placement_id "
+        f"JOIN {Campaign._meta.db_table} c ON c.id = p.campaign_id WHERE l.token = %s"
+    )
+    return sql, parts
 
 
 def share_link_by_token(token: str) -> ShareLink | None:

@@ -16,6 +16,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from backend.api.errors import ServiceError
+from backend.api.rows import model_from_row
 from backend.audience.identity import FanIdentity, InvalidIdentity, phone_identity
 from backend.audience.models import Fan, PoolMembership
 from backend.campaigns.models import Campaign, Placement
@@ -171,19 +172,6 @@ def wallet_revoke(*, wallet: Wallet) -> None:
     Wallet.objects.filter(pk=wallet.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
-def _join_pool(*, placement: Placement, fan: Fan, now) -> None:
-    """The fan joins the placement's pool (source ``claim``); claiming with consent renews a
-    consent withdrawn earlier. One upsert."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO audience_poolmembership (pool_id, fan_id, consented_at, source, created_at) "
-            "VALUES (%s, %s, %s, %s, now()) ON CONFLICT (pool_id, fan_id) DO UPDATE "
-            "SET consented_at = EXCLUDED.consented_at, consent_withdrawn_at = NULL "
-            "WHERE audience_poolmembership.consent_withdrawn_at IS NOT NULL",
-            [placement.pool_id, fan.pk, now, MEMBERSHIP_SOURCE],
-        )
-
-
 def keep_contact(*, fan: Fan, phone: str, language: str = "en") -> None:
     """Keeps the fan's phone number (encrypted) for reminders: call only with the fan's consent."""
     FanContact.objects.update_or_create(
@@ -232,10 +220,11 @@ def claim_coupon(
         )
     try:
         with transaction.atomic():
-            coupon, created = _bind(claim_link=claim_link, identity=identity)
+            coupon, created, wallet = _bind(claim_link=claim_link, identity=identity)
             if phone_for_reminders:
                 keep_contact(fan=coupon.fan, phone=phone_for_reminders, language=language)
-            wallet = wallet_for(fan=coupon.fan)
+            if wallet is None:
+                wallet = wallet_for(fan=coupon.fan)
     except IntegrityError:
         # The same fan claimed at the same moment and won: show that coupon.
         coupon = Coupon.objects.filter(
@@ -248,7 +237,7 @@ def claim_coupon(
     return ClaimResult(coupon=coupon, wallet=wallet, created=created)
 
 
-def _bind(*, claim_link: ClaimLink, identity: FanIdentity) -> tuple[Coupon, bool]:
+def _bind(*, claim_link: ClaimLink, identity: FanIdentity) -> tuple[Coupon, bool, Wallet | None]:
     now = timezone.now()
     link = claim_link  # a ClaimLink or a ShareLink, loaded with its placement and campaign
     placement, campaign = link.placement, link.placement.campaign
@@ -259,14 +248,13 @@ def _bind(*, claim_link: ClaimLink, identity: FanIdentity) -> tuple[Coupon, bool
         or (campaign.valid_until is not None and campaign.valid_until <= now)
     ):
         raise _unavailable()
-    fan = ensure_fan(identity)
+    fan, wallet = _join(identity=identity, placement=placement, now=now)
     share = link if isinstance(link, ShareLink) else None
     if share is not None and share.fan_id == fan.pk:
         raise ServiceError.single(
             ClaimErrorCode.OWN_SHARE, gettext("This is your own share link: send it to a friend."), None
         )
-    _join_pool(placement=placement, fan=fan, now=now)
-    return _bind_coupon(
+    coupon, created = _bind_coupon(
         placement=placement,
         fan=fan,
         claim_link=None if share else link,
@@ -274,50 +262,128 @@ def _bind(*, claim_link: ClaimLink, identity: FanIdentity) -> tuple[Coupon, bool
         now=now,
         share=share,
     )
+    return coupon, created, wallet
+
+
+# The fan (upserted), its membership of the placement's pool (source ``claim``; claiming with
+# consent renews a consent withdrawn earlier) and its active wallet (created, or the one it
+# has), in one statement. A wallet another transaction committed while this statement waited
+# for the fan's row is not in its snapshot: then no wallet comes back and the caller reads it.
+_JOIN_SQL = """
+WITH fan AS (
+  INSERT INTO audience_fan (fan_key, kind, created_at) VALUES (%(fan_key)s, %(kind)s, now())
+  ON CONFLICT (fan_key) DO UPDATE SET kind = audience_fan.kind RETURNING id
+), member AS (
+  INSERT INTO audience_poolmembership (pool_id, fan_id, consented_at, source, created_at)
+  SELECT %(pool)s, fan.id, %(now)s, %(source)s, now() FROM fan
+  ON CONFLICT (pool_id, fan_id) DO UPDATE SET consented_at = EXCLUDED.consented_at, consent_withdrawn_at = NULL
+  WHERE audience_poolmembership.consent_withdrawn_at IS NOT NULL
+), created AS (
+  INSERT INTO fans_wallet (fan_id, token, created_at) SELECT fan.id, %(token)s, now() FROM fan
+  ON CONFLICT DO NOTHING RETURNING id, token, created_at
+), wallet AS (
+  SELECT id, token, created_at FROM created UNION ALL
+  SELECT w.id, w.token, w.created_at FROM fans_wallet w, fan WHERE w.fan_id = fan.id AND w.revoked_at IS NULL
+  LIMIT 1
+)
+SELECT fan.id, wallet.id, wallet.token, wallet.created_at FROM fan LEFT JOIN wallet ON true
+"""
+
+
+def _join(*, identity: FanIdentity, placement: Placement, now) -> tuple[Fan, Wallet | None]:
+    """The claiming fan, in the placement's pool, and its wallet (None: read it after)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _JOIN_SQL,
+            {
+                "fan_key": identity.fan_key,
+                "kind": str(identity.kind),
+                "pool": placement.pool_id,
+                "now": now,
+                "source": MEMBERSHIP_SOURCE,
+                "token": secrets.token_urlsafe(32),
+            },
+        )
+        fan_id, wallet_id, token, created_at = cursor.fetchone()
+    fan = Fan(pk=fan_id, fan_key=identity.fan_key, kind=identity.kind)
+    if wallet_id is None:
+        return fan, None
+    return fan, Wallet(pk=wallet_id, fan=fan, token=token, created_at=created_at, revoked_at=None)
+
+
+_COUPON_COLUMNS = ", ".join(f'"{field.column}"' for field in Coupon._meta.concrete_fields)
+
+# The binding in one statement: the fan's coupon of the placement if it holds one; else one
+# unit of the quota (or, for a friend through a share link once the quota is used up, of the
+# share allowance) taken by a conditional UPDATE of the placement row, the coupon and the
+# claim. The UPDATE re-checks its condition on the row's latest version after waiting for a
+# concurrent claim's lock (READ COMMITTED), so the quota holds exactly whatever the
+# concurrency; the unique (placement, fan, ordinal) refuses a second coupon for the fan.
+_BIND_SQL = f"""
+WITH existing AS (
+  SELECT {_COUPON_COLUMNS} FROM coupons_coupon
+  WHERE placement_id = %(placement)s AND fan_id = %(fan)s AND ordinal = 1
+), taken AS (
+  UPDATE campaigns_placement SET
+    issued_count = issued_count + (issued_count < quota)::int,
+    share_issued_count = share_issued_count + (issued_count >= quota)::int
+  WHERE id = %(placement)s AND status = %(accepted)s AND NOT EXISTS (SELECT 1 FROM existing)
+    AND (issued_count < quota OR (%(share)s AND share_issued_count < share_allowance))
+  RETURNING id
+), coupon AS (
+  INSERT INTO coupons_coupon (code, campaign_id, placement_id, fan_id, ordinal, status, issued_at, valid_from, valid_until)
+  SELECT %(code)s, %(campaign)s, taken.id, %(fan)s, 1, %(issued)s, %(now)s, %(valid_from)s, %(valid_until)s FROM taken
+  RETURNING {_COUPON_COLUMNS}
+), claim AS (
+  INSERT INTO fans_claim (coupon_id, placement_id, fan_id, claim_link_id, channel, sharer_id, sharer_parent_id, created_at)
+  SELECT coupon.id, coupon.placement_id, coupon.fan_id, %(link)s, %(channel)s, %(sharer)s, %(sharer_parent)s, %(now)s
+  FROM coupon
+)
+SELECT false, * FROM existing UNION ALL SELECT true, * FROM coupon
+"""  # noqa: S608 (column names from the model; values are parameters)
 
 
 def _bind_coupon(
     *, placement: Placement, fan: Fan, claim_link: ClaimLink | None, channel: str, now, share=None
 ) -> tuple[Coupon, bool]:
-    """The fan's coupon of the placement: the one it holds, or a new one from the quota."""
+    """The fan's coupon of the placement: the one it holds, or a new one from the quota.
+
+    One statement (``_BIND_SQL``): exact quota and share allowance under concurrency, one
+    coupon per fan and placement (a concurrent twin raises IntegrityError: the caller shows
+    the coupon that won).
+    """
     campaign = placement.campaign
-    existing = Coupon.objects.filter(placement=placement, fan=fan, ordinal=1).first()
-    if existing is not None:
-        return existing, False
-    taken = Placement.objects.filter(
-        pk=placement.pk, status=Placement.Status.ACCEPTED, issued_count__lt=F("quota")
-    ).update(issued_count=F("issued_count") + 1)
-    if not taken and share is not None:
-        # A friend through a share link: the placement's share allowance once the quota is
-        # used up, taken by the same kind of conditional UPDATE (exact under concurrency).
-        taken = Placement.objects.filter(
-            pk=placement.pk, status=Placement.Status.ACCEPTED, share_issued_count__lt=F("share_allowance")
-        ).update(share_issued_count=F("share_issued_count") + 1)
-    if not taken:
+    valid_from, valid_until = coupon_validity(campaign, now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _BIND_SQL,
+            {
+                "placement": placement.pk,
+                "fan": fan.pk,
+                "accepted": Placement.Status.ACCEPTED.value,
+                "share": share is not None,
+                "code": codes.new_code(),
+                "campaign": campaign.pk,
+                "issued": Coupon.Status.ISSUED.value,
+                "now": now,
+                "valid_from": valid_from,
+                "valid_until": valid_until,
+                "link": claim_link.pk if claim_link is not None else None,
+                "channel": channel,
+                "sharer": share.fan_id if share else None,
+                "sharer_parent": share.parent_id if share else None,
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:
         raise ServiceError.single(
             ClaimErrorCode.QUOTA_EXHAUSTED, gettext("Sorry, all coupons have been claimed."), None
         )
-    valid_from, valid_until = coupon_validity(campaign, now)
-    coupon = Coupon.objects.create(
-        code=codes.new_code(),
-        campaign=campaign,
-        placement=placement,
-        fan=fan,
-        ordinal=1,
-        issued_at=now,
-        valid_from=valid_from,
-        valid_until=valid_until,
-    )
-    Claim.objects.create(
-        coupon=coupon,
-        placement=placement,
-        fan=fan,
-        claim_link=claim_link,
-        channel=channel,
-        sharer_id=share.fan_id if share else None,
-        sharer_parent_id=share.parent_id if share else None,
-    )
-    return coupon, True
+    coupon = model_from_row(Coupon, row, 1)
+    coupon.fan, coupon.placement = fan, placement
+    if coupon.campaign_id == campaign.pk:
+        coupon.campaign = campaign
+    return coupon, row[0]
 
 
 # --- the publisher's CRM publishes one coupon to one customer ------------------------------

@@ -130,6 +130,33 @@ def test_pagination_out_of_bounds_is_a_clear_error(api, key, arguments, variable
     assert "500" in r.errors[0]["message"] or "negative" in r.errors[0]["message"]
 
 
+def test_a_cached_document_still_checks_the_variables_it_is_paged_by(api, key):
+    """A valid document is measured once and cached; the rows its variables ask for are
+    checked on every request all the same (and a page given by a literal needs no second
+    walk: its variables cannot change the cost, only their lists are counted)."""
+    query = "query Q($n: Int, $after: String) { stores(first: $n, after: $after) { totalCount } }"
+    assert api.execute(query, {"n": 10}, key=key).status == 200
+    assert api.execute(query, {"n": 10_000}, key=key).error_codes == ["BAD_USER_INPUT"]
+    nested = 'query Q($o: Int) { stores(first: 5, offset: $o, before: "x") { totalCount } }'
+    assert api.execute(nested, {"o": 1}, key=key).error_codes == ["BAD_USER_INPUT"]
+
+
+def test_reads_variables_names_only_documents_paged_by_a_variable():
+    from graphql import parse
+
+    from backend.api.cost import reads_variables
+
+    assert reads_variables(parse("query Q($n: Int) { stores(first: $n) { totalCount } }"))
+    assert reads_variables(parse("query Q($b: String) { stores(offset: 1, before: $b) { totalCount } }"))
+    assert not reads_variables(parse("query Q($a: String) { stores(first: 5, after: $a) { totalCount } }"))
+    assert not reads_variables(
+        parse(
+            'mutation M($c: String!) { redeemCoupon(code: $c, orderAmount: 1, currency: "CNY", '
+            'idempotencyKey: "k") { errors { code } } }'
+        )
+    )
+
+
 def test_a_variable_default_out_of_bounds_is_refused_too(api, key):
     r = api.execute("query Q($n: Int = 100000) { stores(first: $n) { totalCount } }", key=key)
     assert r.error_codes == ["BAD_USER_INPUT"]
@@ -218,6 +245,22 @@ def test_a_mutation_over_get_is_a_json_405(client, key):
     response = client.get("/graphql/", {"query": query}, HTTP_AUTHORIZATION=f"Bearer {key}")
     assert response.status_code == 405
     assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+
+
+def test_a_keyed_answer_sets_no_csrf_cookie_graphiql_still_gets_one(client, key, settings):
+    """The CSRF cookie is GraphiQL's (a browser without credentials); a caller with a key or a
+    terminal signature never sends it back (the endpoint is csrf-exempt), so none is minted."""
+    response = client.post(
+        "/graphql/",
+        {"query": "{ me { id } }"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
+    assert response.status_code == 200
+    assert settings.CSRF_COOKIE_NAME not in response.cookies
+    settings.DEBUG = True
+    page = client.get("/graphql/", HTTP_ACCEPT="text/html")
+    assert settings.CSRF_COOKIE_NAME in page.cookies
 
 
 def test_under_debug_graphiqls_introspection_query_runs(api, settings):

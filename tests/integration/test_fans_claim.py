@@ -371,3 +371,46 @@ def phone_identity_of(result):
 
     fan = result.coupon.fan
     return FanIdentity(fan_key=fan.fan_key, kind=fan.kind)
+
+
+def test_a_claim_is_two_statements_in_one_transaction(django_assert_num_queries):
+    """The fan, its membership and wallet in one statement; the binding (quota, coupon,
+    claim) in another; plus the transaction's savepoint and release in a test."""
+    link = link_of(quota=3)
+    identity = phone_identity(new_phone())
+    with django_assert_num_queries(4):
+        result = services.claim_coupon(claim_link=link, identity=identity, consent=True)
+    assert result.created and Claim.objects.get(coupon=result.coupon).fan_id == result.wallet.fan_id
+
+
+def _publishable(quota: int, fans: int):
+    placement = PlacementFactory(campaign=active_campaign(), quota=quota)
+    for i in range(fans):
+        fan = services.ensure_fan(phone_identity(new_phone()))
+        PoolMembership.objects.create(
+            pool=placement.pool, fan=fan, consented_at=timezone.now(), external_ref=f"crm-{i}"
+        )
+    return placement
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_publishes_take_the_quota_exactly_and_once_per_fan():
+    placement = _publishable(quota=10, fans=20)
+    refs = [f"crm-{i % 20}" for i in range(40)]  # every fan twice, at once
+
+    results = _in_threads(
+        40,
+        lambda i: services.coupon_publish(
+            merchant=placement.publisher, placement=placement, external_ref=refs[i]
+        ),
+    )
+
+    published = [r for r in results if isinstance(r, tuple)]
+    refused = [r for r in results if isinstance(r, ServiceError)]
+    assert len(published) + len(refused) == 40, results
+    assert {e.errors[0].code for e in refused} <= {"QUOTA_EXHAUSTED"}
+    assert len({coupon.pk for coupon, _created in published}) == 10
+    placement.refresh_from_db()
+    assert placement.issued_count == 10 == Coupon.objects.filter(placement=placement).count()
+    assert Claim.objects.filter(placement=placement, channel="crm").count() == 10
