@@ -162,3 +162,15 @@ def test_another_merchants_id_is_a_not_found_page(client):
     request = _request_as(member)
     result = run_operation(request, "campaigns_get", {"id": ids.encode("Campaign", theirs.pk)}, check=False)
     assert result.codes == ["NOT_FOUND"] or result.data["campaign"] is None
+
+
+def test_memberships_come_by_merchant_name_with_their_merchants(django_assert_num_queries):
+    from backend.merchants.selectors import memberships_of
+
+    first, second = MerchantFactory(name="B second"), MerchantFactory(name="A first")
+    member = make_member(first, "brand")
+    make_member(second, "finance", email=member.email)
+    make_member(MerchantFactory(name="C someone else's"), "brand")
+    with django_assert_num_queries(1):
+        rows = memberships_of(user=member.user)
+        assert [(m.merchant.name, m.role) for m in rows] == [("A first", "finance"), ("B second", "brand")]

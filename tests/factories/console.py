@@ -27,6 +27,10 @@ class Member:
         return self.membership.merchant
 
     def totp_code(self) -> str:
+        # allauth accepts only the current 30 s step (no tolerance): a code read in a step's
+        # last seconds can reach the server in the next one. Wait for a fresh step then.
+        if 30 - time.time() % 30 < 3:
+            time.sleep(30 - time.time() % 30 + 0.1)
         return totp_code(self.totp_secret)
 
 
