@@ -13,6 +13,7 @@ import io
 import pytest
 from django.core.management import call_command
 
+from attribution import recording as attribution_recording
 from attribution.reconcile import reconcile
 from billing import payouts, services
 from billing.models import LedgerEntry, Payout, PayoutAccount, PayoutItem, PayoutRun
@@ -450,9 +451,12 @@ def test_measure_a_run_over_thousands_of_lines(stripe_transfers, capsys):
     setups = [billing_setup(fee=200, share_bps=5000) for _ in range(20)]
     redemption_ids = []
     for i, setup in enumerate(setups):
-        redemption_ids += [
-            write_off(setup, at=dt.datetime(2026, 10, 1 + n % 28, 12, tzinfo=UTC)).pk for n in range(150)
+        ids = [
+            write_off(setup, at=dt.datetime(2026, 10, 1 + n % 28, 12, tzinfo=UTC), recorded=False).pk
+            for n in range(150)
         ]
+        attribution_recording.record_for_redemptions(redemption_ids=ids)  # as the worker's batch does
+        redemption_ids += ids
         if i % 2:
             connect(setup.publisher, f"acct_1Bench{i}", stripe_transfers)
         else:
