@@ -31,9 +31,9 @@ CLIENTS = 8
 CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
-def _phones(count: int, tag: str) -> list[str]:
+def _phones(count: int, tag: str, start: int = 0) -> list[str]:
     base = int.from_bytes(tag.encode()[:3], "big") % 1000
-    return [f"+86 139{base:03d}{i:05d}" for i in range(count)]
+    return [f"+86 139{base:03d}{i:05d}" for i in range(start, start + count)]
 
 
 def _prepare(url: str, phones: list[str]) -> list[tuple[requests.Session, str, dict]]:
@@ -47,20 +47,23 @@ def _prepare(url: str, phones: list[str]) -> list[tuple[requests.Session, str, d
             url, data={"csrfmiddlewaretoken": token, "phone": phone, "action": "send"}, timeout=30
         )
         assert sent.status_code == 200, sent.status_code
-        key = phone_identity(phone).fan_key
-        body = (
-            KeptMessage.objects.filter(recipient_key=key, kind="otp").values_list("body", flat=True).first()
-        )
-        code = re.search(r"\b(\d{6})\b", body).group(1)
-        form = {
-            "csrfmiddlewaretoken": token,
-            "phone": phone,
-            "code": code,
-            "consent": "on",
-            "action": "claim",
-        }
-        prepared.append((session, url, form))
+        prepared.append((session, url, claim_form(phone, token)))
     return prepared
+
+
+def claim_form(phone: str, csrf_token: str) -> dict[str, str]:
+    """The claim form a fan posts: the one-time code just sent to ``phone``, read back from
+    the messages the keeping backend kept."""
+    key = phone_identity(phone).fan_key
+    body = KeptMessage.objects.filter(recipient_key=key, kind="otp").values_list("body", flat=True).first()
+    code = re.search(r"\b(\d{6})\b", body).group(1)
+    return {
+        "csrfmiddlewaretoken": csrf_token,
+        "phone": phone,
+        "code": code,
+        "consent": "on",
+        "action": "claim",
+    }
 
 
 def _run_threads(items: list, work, clients: int) -> tuple[float, list]:
@@ -143,45 +146,56 @@ def _raw_job(placement, link_id: int, phones: list[str]):
     return work
 
 
+# raw, ours, ours, raw: a drift of the machine during the runs (a checkpoint, autovacuum of
+# an earlier scenario's tables) weighs on both sides alike; the raw side's runs last seconds.
+ROUNDS = ("raw", "ours", "ours", "raw")
+
+
 def s8_claims(ctx):
     from .scenarios import Row
 
-    count = max(16, ctx.sizes.list_requests)
+    count = max(16, ctx.sizes.list_requests)  # claims per round
+    per_side = count * len(ROUNDS) // 2
     w = world.build(terminals=1)
     world.add_fans(w, 1)
-    (_, ours_placement), (_, raw_placement) = world.add_campaigns(w, 2, quota=count)
+    (_, ours_placement), (_, raw_placement) = world.add_campaigns(w, 2, quota=per_side)
     ours_link = ClaimLink.objects.create(
         placement=ours_placement, channel="bench", token=secrets.token_urlsafe(12)
     )
     raw_link = ClaimLink.objects.create(
         placement=raw_placement, channel="bench", token=secrets.token_urlsafe(12)
     )
-    ours_phones = _phones(count, w.tag + "o")
-    raw_phones = [p.replace("+86 139", "+86 137") for p in _phones(count, w.tag + "r")]
-
-    raw_seconds, raw_outcomes = _run_threads(
-        raw_phones, _raw_job(raw_placement, raw_link.pk, raw_phones), CLIENTS
-    )
-    raw_rate = round(len(raw_outcomes) / raw_seconds, 1)
-    ctx.log(f"  raw SQL: {raw_rate} claims/s")
-
+    raw_work = _raw_job(raw_placement, raw_link.pk, [])
+    runs: dict[str, list[tuple[float, list]]] = {"raw": [], "ours": []}
     queue = f"bench-s7-{w.tag}"
     try:
         with servers.Gunicorn(queue=queue) as web:
             url = f"{web.url}/c/{ours_link.token}/"
-            started = timezone.now()
-            prepared = _prepare(url, ours_phones)
-            ctx.log(
-                f"  prepared {len(prepared)} fans with codes in {(timezone.now() - started).total_seconds():.1f} s"
-            )
-            seconds, outcomes = _run_threads(prepared, _claim, CLIENTS)
+            for n, side in enumerate(ROUNDS):
+                phones = _phones(count, w.tag, start=n * count)
+                if side == "raw":
+                    phones = [p.replace("+86 139", "+86 137") for p in phones]
+                    runs["raw"].append(_run_threads(phones, raw_work, CLIENTS))
+                    continue
+                started = timezone.now()
+                prepared = _prepare(url, phones)
+                ctx.log(
+                    f"  prepared {len(prepared)} fans with codes in "
+                    f"{(timezone.now() - started).total_seconds():.1f} s"
+                )
+                runs["ours"].append(_run_threads(prepared, _claim, CLIENTS))
     finally:
         servers.drop_queue(queue)
+    raw_seconds = sum(s for s, _ in runs["raw"])
+    raw_rate = round(sum(len(o) for _, o in runs["raw"]) / raw_seconds, 1)
+    ctx.log(f"  raw SQL: {raw_rate} claims/s (runs of {', '.join(f'{s:.2f}' for s, _ in runs['raw'])} s)")
+    seconds = sum(s for s, _ in runs["ours"])
+    outcomes = [o for _, batch in runs["ours"] for o in batch]
     claimed = outcomes.count("CLAIMED")
     rate = round(claimed / seconds, 1)
     ctx.log(f"  claim page: {rate} claims/s ({claimed} of {len(outcomes)} claimed)")
     ours_placement.refresh_from_db()
-    exact = ours_placement.issued_count == claimed == count
+    exact = ours_placement.issued_count == claimed == per_side
     return [
         Row(
             "8 claims",
@@ -193,7 +207,12 @@ def s8_claims(ctx):
             "/s",
             notes=""
             if exact
-            else f"claimed {claimed} of {count}, issued_count {ours_placement.issued_count}",
-            details={"claims": count, "ours_seconds": seconds, "raw_seconds": raw_seconds},
+            else f"claimed {claimed} of {per_side}, issued_count {ours_placement.issued_count}",
+            details={
+                "claims_per_side": per_side,
+                "rounds": list(ROUNDS),
+                "ours_seconds": [round(s, 3) for s, _ in runs["ours"]],
+                "raw_seconds": [round(s, 3) for s, _ in runs["raw"]],
+            },
         ).judge(extra_ok=exact)
     ]

@@ -177,6 +177,35 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+SETTLE_TIMEOUT_S = 180
+
+
+def settle(log, *, timeout: float = SETTLE_TIMEOUT_S) -> float:
+    """Wait until no autovacuum worker runs in this database (at most ``timeout`` s); the
+    seconds waited. An earlier scenario's writes (a million coupons, 600,000 ledger lines)
+    set autovacuum going on their tables; a scenario measured meanwhile shares the cores
+    with it, and its alternating sides do not see the same share."""
+    from django.db import connection
+
+    t0 = time.monotonic()
+    tables = ""
+    while time.monotonic() - t0 < timeout:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT string_agg(DISTINCT regexp_replace(query, '^autovacuum: ', ''), '; ') "
+                "FROM pg_stat_activity WHERE backend_type = 'autovacuum worker' AND datname = current_database()"
+            )
+            running = cursor.fetchone()[0]
+        if not running:
+            break
+        tables = running
+        time.sleep(1)
+    waited = time.monotonic() - t0
+    if tables:
+        log(f"   (waited {waited:.1f} s for autovacuum: {tables[:200]})")
+    return waited
+
+
 def run_profiles(ctx, rows: list[dict], out: Path, log, *, every: bool = False) -> dict[str, str]:
     """Profile every scenario with a missed target (or every one run, ``every``);
     {scenario number: profile file}."""
@@ -248,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = scenarios.Context(sizes=sizes, log=log)
     rows, errors = [], {}
     for number in wanted:
+        settle(log)
         log(f"== scenario {number}: {scenarios.SCENARIOS[number].__name__}")
         s0 = time.monotonic()
         try:

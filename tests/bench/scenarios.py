@@ -174,6 +174,21 @@ SELECT COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - min(created_at)), 0), cou
 """
 
 
+def park_waiting_events() -> tuple[int, int]:
+    """Lease every waiting outbox event for a day (the raw-SQL reference's, earlier scenarios'
+    without a worker), so a worker started now handles only the events of the load measured;
+    (the last event id, how many were parked)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COALESCE(max(id), 0) FROM outbox_outboxevent")
+        after_id = cursor.fetchone()[0]
+        cursor.execute(
+            "UPDATE outbox_outboxevent SET next_attempt_at = now() + interval '1 day' "
+            "WHERE id <= %s AND dispatched_at IS NULL AND dead_at IS NULL",
+            [after_id],
+        )
+        return after_id, cursor.rowcount
+
+
 class OutboxLag:
     """Samples the age of the oldest waiting outbox event (what backend.outbox.selectors.
     outbox_lag_seconds reports) every ``interval`` seconds, on its own connection, counting only
@@ -185,15 +200,7 @@ class OutboxLag:
 
     def __init__(self, interval: float = 0.5):
         self.interval = interval
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT COALESCE(max(id), 0) FROM outbox_outboxevent")
-            self.after_id = cursor.fetchone()[0]
-            cursor.execute(
-                "UPDATE outbox_outboxevent SET next_attempt_at = now() + interval '1 day' "
-                "WHERE id <= %s AND dispatched_at IS NULL AND dead_at IS NULL",
-                [self.after_id],
-            )
-            self.parked = cursor.rowcount
+        self.after_id, self.parked = park_waiting_events()
         self.samples: list[tuple[float, float, int]] = []  # (seconds since start, lag s, waiting)
         self.load_ended_at: float | None = None
         self._stop = threading.Event()
@@ -217,8 +224,14 @@ class OutboxLag:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop sampling (again is a no-op): what runs after (the drain-capacity measurement,
+        whose swept events announce new ``attribution.recorded`` events) is not the load's."""
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
 
     def load_ended(self) -> None:
         self.load_ended_at = time.monotonic() - self._started
@@ -315,6 +328,7 @@ def s1_writeoff(ctx: Context) -> list[Row]:
                 ours = servers.run_load(graphql_writeoff_job(ctx, web.url, w, ours_codes, **limit))
                 lag.load_ended()
                 drained_s = lag.wait_drained(timeout=300)
+                lag.stop()
                 capacity = outbox_drain_capacity(queue=queue, before_id=lag.after_id, limit=OUTBOX_BACKLOG)
             outbox = lag.summary() | {"drained_after_load_s": drained_s, "worker_log": worker.log.name}
             ctx.log(
@@ -554,9 +568,12 @@ def s3_issuance(ctx: Context) -> list[Row]:
     w = big_pool(ctx, n)
     [(_, placement)] = world.add_campaigns(w, 1, quota=n)
     queue = f"bench-s3-{w.tag}"
+    park_waiting_events()
+    # The product's two workers (scripts/run): the default queue's and the issuance queue's.
     with (
         servers.celery_queue(queue),
-        servers.CeleryWorker(queue=queue, concurrency=ctx.sizes.worker_concurrency) as worker,
+        servers.CeleryWorker(queue=queue, concurrency=ctx.sizes.worker_concurrency),
+        servers.CeleryWorker(queue=queue, concurrency=ctx.sizes.worker_concurrency, issuance=True) as worker,
     ):
         started = time.perf_counter()
         job = _wait_job(_start_issuance(w, placement), timeout=3600)
@@ -777,13 +794,16 @@ def s5_list(ctx: Context) -> list[Row]:
     q100, n100 = count_list_queries(key, sz.list_rows)
     ctx.log(f"  queries: {q10} for {n10} rows, {q100} for {n100} rows")
     procs, threads = sz.list_clients
-    per_client = math.ceil(sz.list_requests / (procs * threads)) + sz.warmup
+    # ours, view, view, ours (as scenario 10): a drift of the machine during the runs (the
+    # report's 10M rows just read, autovacuum) weighs on both sides alike.
+    rounds = ("ours", "view", "view", "ours")
+    per_client = math.ceil(sz.list_requests / (procs * threads) / (len(rounds) // 2)) + sz.warmup
     headers = {"Authorization": f"Bearer {key}"}
     queue = f"bench-s5-{w.tag}"
     with servers.Gunicorn(queue=queue) as web:
         base = {"processes": procs, "threads": threads, "warmup": sz.warmup, "headers": headers}
-        ours = servers.run_load(
-            {
+        jobs = {
+            "ours": {
                 **base,
                 "mode": "graphql",
                 "url": f"{web.url}/graphql/",
@@ -791,10 +811,8 @@ def s5_list(ctx: Context) -> list[Row]:
                 "variables": {"first": sz.list_rows},
                 "result_path": "data.redemptions.totalCount",
                 "clients": [{"items": [{}] * per_client} for _ in range(procs * threads)],
-            }
-        )
-        view = servers.run_load(
-            {
+            },
+            "view": {
                 **base,
                 "mode": "get",
                 "url": f"{web.url}/bench/redemptions/",
@@ -802,8 +820,12 @@ def s5_list(ctx: Context) -> list[Row]:
                     {"items": [f"/bench/redemptions/?first={sz.list_rows}"] * per_client}
                     for _ in range(procs * threads)
                 ],
-            }
-        )
+            },
+        }
+        runs: dict[str, list[dict]] = {"ours": [], "view": []}
+        for side in rounds:
+            runs[side].append(servers.run_load(jobs[side]))
+    ours, view = console.combine(runs["ours"]), console.combine(runs["view"])
     ctx.log(
         f"  GraphQL {ours['throughput']}/s p50 {ours['p50_ms']} ms; view {view['throughput']}/s "
         f"p50 {view['p50_ms']} ms"
@@ -846,17 +868,21 @@ def s6_writeoffs_during_issuance(ctx: Context) -> list[Row]:
     per_client = sz.concurrent_codes_per_client
     campaigns = min(SPREAD_CAMPAIGNS, max(1, per_client * ctx.clients // 20))
     w, (idle_codes, busy_codes) = writeoff_world(ctx, per_client=per_client, sides=2, campaigns=campaigns)
-    web_queue, issue_queue = f"bench-s6w-{w.tag}", f"bench-s6i-{w.tag}"
+    queue = f"bench-s6-{w.tag}"
+    park_waiting_events()
+    # Both phases run the product as scripts/run does: gunicorn and the default queue's worker
+    # (the outbox of the write-offs, as in scenario 1); the busy phase adds the issuance worker.
     try:
-        with servers.Gunicorn(queue=web_queue) as web:
+        with (
+            servers.celery_queue(queue),
+            servers.Gunicorn(queue=queue) as web,
+            servers.CeleryWorker(queue=queue, concurrency=sz.worker_concurrency),
+        ):
             idle = servers.run_load(
                 graphql_writeoff_job(ctx, web.url, w, idle_codes, duration=sz.concurrent_seconds)
             )
             ctx.log(f"  idle: {idle['throughput']}/s p50 {idle['p50_ms']} ms {_outcome_note(idle)}")
-            with (
-                servers.celery_queue(issue_queue),
-                servers.CeleryWorker(queue=issue_queue, concurrency=sz.worker_concurrency),
-            ):
+            with servers.CeleryWorker(queue=queue, concurrency=sz.worker_concurrency, issuance=True):
                 job_id = _start_issuance(pool, placement)
                 busy = servers.run_load(
                     graphql_writeoff_job(ctx, web.url, w, busy_codes, duration=sz.concurrent_seconds)
@@ -870,8 +896,7 @@ def s6_writeoffs_during_issuance(ctx: Context) -> list[Row]:
                 f"({during.issued:,} issued then); job {job.status}"
             )
     finally:
-        servers.drop_queue(web_queue)
-        servers.drop_queue(issue_queue)
+        servers.drop_queue(queue)
     overlap_ok = still_running and job.status == "succeeded"
     return [
         Row(
@@ -999,7 +1024,9 @@ def s7_ledger_lock(ctx: Context) -> list[Row]:
             unit="/s",
             notes=f"{locked:,} lines in {seconds:.2f} s; {left} left pending; reference: {source}",
             details={"lines": locked, "seconds": seconds, "left_pending": left},
-        ).judge(extra_ok=left == 0 and locked == built["lines"]),
+            # lock_due_entries takes every due line of the database: this run's earlier write-offs
+            # (scenarios 1, 2, 6) add theirs to the built ones.
+        ).judge(extra_ok=left == 0 and locked >= built["lines"]),
     ]
 
 

@@ -53,6 +53,8 @@ def child_env(**extra: str) -> dict[str, str]:
             # The bench speaks plain HTTP on 127.0.0.1: secure-only cookies would never come back.
             "SESSION_COOKIE_SECURE": "0",
             "CSRF_COOKIE_SECURE": "0",
+            # The issuance queue follows CELERY_QUEUE (backend.config.celery_routes): the bench's own.
+            "COUPON_ISSUANCE_QUEUE": "",
         }
     )
     env.update(extra)
@@ -121,13 +123,25 @@ class Gunicorn:
         self.stop()
 
 
-class CeleryWorker:
-    """A worker on its own queue (so no other worker on the same Redis takes the tasks)."""
+# scripts/run's issuance worker: `nice -n ${ISSUANCE_NICE:-10}`, -c 2, the issuance queue only.
+ISSUANCE_NICE = int(os.environ.get("ISSUANCE_NICE", "10"))
 
-    def __init__(self, *, queue: str, concurrency: int = 2, nice: int = 0):
+
+class CeleryWorker:
+    """A worker on its own queue (so no other worker on the same Redis takes the tasks).
+
+    ``issuance=True`` starts scripts/run's second worker instead: the issuance queue of
+    ``queue`` only (backend.config.celery_routes), niced like scripts/run, no outbox dispatcher.
+    """
+
+    def __init__(self, *, queue: str, concurrency: int = 2, nice: int = 0, issuance: bool = False):
         from backend.config.celery_app import app
+        from backend.config.celery_routes import issuance_queue_for
 
         self.queue = queue
+        consume = queue
+        if issuance:
+            consume, nice = issuance_queue_for(queue), nice or ISSUANCE_NICE
         self.hostname = f"bench-{uuid.uuid4().hex[:6]}"
         cmd = [
             sys.executable,
@@ -137,7 +151,7 @@ class CeleryWorker:
             "backend.config",
             "worker",
             "-Q",
-            queue,
+            consume,
             "-c",
             str(concurrency),
             "-n",
@@ -194,22 +208,28 @@ def celery_queue(queue: str):
     from backend.config.celery_app import app
 
     old_setting, old_conf = settings.CELERY_TASK_DEFAULT_QUEUE, app.conf.task_default_queue
+    old_issuance = settings.COUPON_ISSUANCE_QUEUE
     settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    settings.COUPON_ISSUANCE_QUEUE = ""  # issuance tasks go to the queue's issuance queue
     app.conf.task_default_queue = queue
     try:
         yield queue
     finally:
         settings.CELERY_TASK_DEFAULT_QUEUE = old_setting
+        settings.COUPON_ISSUANCE_QUEUE = old_issuance
         app.conf.task_default_queue = old_conf
 
 
 def drop_queue(queue: str) -> None:
-    """Delete a queue's pending messages (outbox tasks nobody consumed during a measurement)."""
+    """Delete a queue's pending messages (outbox tasks nobody consumed during a measurement),
+    and those of its issuance queue."""
     import redis
     from django.conf import settings
 
+    from backend.config.celery_routes import issuance_queue_for
+
     with contextlib.suppress(Exception):
-        redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(queue)
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(queue, issuance_queue_for(queue))
 
 
 def run_load(job: dict, timeout: float = 3600) -> dict:
