@@ -10,12 +10,18 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from backend.config.celery_routes import issuance_queue_for
 from tests.client import ApiClient
 
 ROOT = Path(__file__).resolve().parent.parent
 OPERATIONS = ROOT / "graphql" / "operations"
+# Property tests check behaviour, never speed: no per-example deadline (a loaded CI machine
+# must not fail a correct example for taking 200 ms). Speed is measured by scripts/bench.
+hypothesis_settings.register_profile("suite", deadline=None)
+hypothesis_settings.load_profile("suite")
+
 # One queue per test session, so no other worker on the same Redis takes our tasks.
 TEST_QUEUE = f"test-{uuid.uuid4().hex[:8]}"
 

@@ -254,7 +254,7 @@ def yield_to_tills(*, activity_before: int, started: float) -> float:
     Busy is COUPON_ISSUANCE_YIELD_AT write-offs a second or more since ``started``; the wait
     is COUPON_ISSUANCE_YIELD_FACTOR times the chunk's own time, at most
     COUPON_ISSUANCE_YIELD_MAX_SECONDS. Bulk work waits; a till never does."""
-    threshold = int(getattr(settings, "COUPON_ISSUANCE_YIELD_AT", 0))
+    threshold = int(settings.COUPON_ISSUANCE_YIELD_AT)
     if threshold <= 0:
         return 0.0
     took = max(time.monotonic() - started, 1e-3)

@@ -120,7 +120,7 @@ ON CONFLICT DO NOTHING
 """
 
 
-def _raw_job(placement, link_id: int, phones: list[str]):
+def _raw_job(placement, link_id: int):
     params = connection.get_connection_params()
     local = threading.local()
 
@@ -165,7 +165,7 @@ def s8_claims(ctx):
     raw_link = ClaimLink.objects.create(
         placement=raw_placement, channel="bench", token=secrets.token_urlsafe(12)
     )
-    raw_work = _raw_job(raw_placement, raw_link.pk, [])
+    raw_work = _raw_job(raw_placement, raw_link.pk)
     runs: dict[str, list[tuple[float, list]]] = {"raw": [], "ours": []}
     queue = f"bench-s7-{w.tag}"
     try:
