@@ -26,7 +26,13 @@ export PATH="$ROOT/.venv/bin:$PATH"
 STARTED_EMBEDDED=0
 if [ -z "${DATABASE_URL:-}" ] || [ -z "${REDIS_URL:-}" ]; then
   echo "==> starting embedded servers under .local/ (DATABASE_URL / REDIS_URL not set)"
-  eval "$("$PY" scripts/embedded.py start "$LOCAL")"
+  # Not eval "$(...)" alone: a failed start would go unnoticed (set -e does not see it) and
+  # a later step would fail for want of DATABASE_URL with a misleading message.
+  if ! EMBEDDED_EXPORTS="$("$PY" scripts/embedded.py start "$LOCAL")"; then
+    echo "could not start the embedded PostgreSQL and Redis (see above); or set DATABASE_URL and REDIS_URL" >&2
+    exit 1
+  fi
+  eval "$EMBEDDED_EXPORTS"
   STARTED_EMBEDDED=1
 fi
 export DATABASE_URL REDIS_URL
