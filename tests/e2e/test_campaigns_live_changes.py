@@ -12,7 +12,7 @@ from backend.api import ids
 from backend.campaigns.models import Campaign, CampaignSlot
 from backend.coupons.models import Coupon
 from backend.redemptions.services import void_redemption
-from tests.factories import MerchantFactory, make_api_key, pos_setup, redeem
+from tests.factories import MerchantFactory, clear_of_midnight, make_api_key, pos_setup, redeem
 from tests.factories.campaigns import CampaignFactory
 
 pytestmark = pytest.mark.django_db
@@ -103,6 +103,7 @@ def test_only_live_campaigns_and_only_the_issuer(api, operation):
 
 def test_a_daily_cap_counts_today_resets_tomorrow_and_gives_back_on_void(api, operation):
     setup = pos_setup(coupons=6)
+    clear_of_midnight(setup)  # "today" is one local day throughout
     key = make_api_key(setup.merchant)
     first = redeem(setup)  # before the cap: counted when the cap is set
     assert change(api, operation, key, setup.campaign, dailyRedemptionCap=2)["errors"] == []
@@ -121,6 +122,7 @@ def test_a_daily_cap_counts_today_resets_tomorrow_and_gives_back_on_void(api, op
 
 def test_a_daily_spend_cap_holds_to_the_cent(api, operation):
     setup = pos_setup(coupons=4)  # each write-off costs 500 + 120
+    clear_of_midnight(setup)  # "today" is one local day throughout
     key = make_api_key(setup.merchant)
     assert change(api, operation, key, setup.campaign, dailySpendCap=1239)["errors"] == []
     assert redeem(setup).status == "verified"

@@ -16,7 +16,7 @@ from tests.bench import invariants
 from tests.client import ApiClient
 from tests.conftest import load_operation
 from tests.e2e.test_pos_concurrency import fire, statuses, tills, variables
-from tests.factories import make_api_key, pos_setup
+from tests.factories import clear_of_midnight, make_api_key, pos_setup
 
 pytestmark = pytest.mark.slow
 
@@ -87,6 +87,7 @@ def test_a_daily_cap_holds_to_the_unit_under_load(live_server, transactional_db)
     setup = pos_setup(coupons=30)
     setup.campaign.daily_redemption_cap = 7
     setup.campaign.save(update_fields=["daily_redemption_cap"])
+    clear_of_midnight(setup)  # one local day for the whole burst
     signings = tills(setup, 5)
     answers = fire(
         live_server.url, [(signings[i % 5], variables(c.code), None) for i, c in enumerate(setup.coupons)]
@@ -100,6 +101,7 @@ def test_a_daily_spend_cap_holds_to_the_cent_under_load(live_server, transaction
     setup = pos_setup(coupons=40, benefit_kind="percent_off", amount_off=None, percent_off_bps=1000)
     setup.campaign.daily_spend_cap = 4_321
     setup.campaign.save(update_fields=["daily_spend_cap"])
+    clear_of_midnight(setup)  # one local day for the whole burst
     signings = tills(setup, 4)
     amounts = [1000 + 137 * i for i in range(40)]
     answers = fire(

@@ -27,16 +27,21 @@ class Member:
         return self.membership.merchant
 
     def totp_code(self) -> str:
-        # allauth accepts only the current 30 s step (no tolerance): a code read in a step's
-        # last seconds can reach the server in the next one. Wait for a fresh step then.
-        if 30 - time.time() % 30 < 3:
-            time.sleep(30 - time.time() % 30 + 0.1)
-        return totp_code(self.totp_secret)
+        return fresh_totp_code(self.totp_secret)
 
 
 def totp_code(secret: str, *, at: float | None = None) -> str:
     """The authenticator app's current 6 digits for ``secret`` (RFC 6238, 30 s steps)."""
     return format_hotp_value(hotp_value(secret, int((at or time.time()) // 30)))
+
+
+def fresh_totp_code(secret: str) -> str:
+    """The current code, with time to use it: allauth accepts only the current 30 s step (no
+    tolerance), so a code read in a step's last seconds can reach the server in the next one
+    (a browser's fill, click and POST take a few hundred ms). Waits for a fresh step then."""
+    if 30 - time.time() % 30 < 3:
+        time.sleep(30 - time.time() % 30 + 0.1)
+    return totp_code(secret)
 
 
 def make_member(

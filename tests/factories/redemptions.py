@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 import uuid
+import zoneinfo
 from dataclasses import dataclass, field
 
 import factory
@@ -16,7 +19,15 @@ from backend.redemptions.models import Redemption
 from tests.factories.campaigns import CampaignPartnerFactory, CouponFactory, PlacementFactory, active_campaign
 from tests.factories.merchants import MerchantFactory, StoreFactory, make_terminal
 
-__all__ = ["PosSetup", "PartnerTill", "pos_setup", "partner_till", "redeem", "RedemptionFactory"]
+__all__ = [
+    "PosSetup",
+    "PartnerTill",
+    "pos_setup",
+    "partner_till",
+    "redeem",
+    "RedemptionFactory",
+    "clear_of_midnight",
+]
 
 
 @dataclass
@@ -111,3 +122,19 @@ class RedemptionFactory(factory.django.DjangoModelFactory):
     request_fingerprint = "0" * 64
     response = factory.LazyFunction(dict)
     created_at = factory.LazyFunction(timezone.now)
+
+
+def clear_of_midnight(setup: PosSetup, margin: float = 30.0) -> None:
+    """Wait until the issuer's local midnight is more than ``margin`` seconds away.
+
+    Daily caps count the issuer's local day: a test that writes off a burst at real time and
+    asserts one day's cap would see two days if the burst straddled that midnight (16:00 UTC
+    for the factories' Asia/Shanghai). Waits at most 2 x ``margin`` seconds, and only then."""
+    zone = zoneinfo.ZoneInfo(setup.merchant.timezone)
+    local = dt.datetime.now(zone)
+    since = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
+    until = 86400 - since
+    if until < margin:
+        time.sleep(until + margin)
+    elif since < margin:
+        time.sleep(margin - since)

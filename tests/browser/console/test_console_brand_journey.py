@@ -14,7 +14,7 @@ from backend.audience import demo as audience_demo
 from backend.campaigns.models import Campaign, Placement
 from backend.merchants.demo import seed_demo_network
 from tests.browser.screenshots import save_product_screenshot
-from tests.factories import totp_code
+from tests.factories import fresh_totp_code
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,7 +55,7 @@ def test_a_brand_signs_up_verifies_sets_up_totp_launches_and_proposes(live_serve
     page.get_by_label(label("Password")).fill(PASSWORD)
     page.get_by_role("button", name="Confirm").click()
     secret = page.get_by_label("Authenticator secret").input_value()
-    page.get_by_label(label("Authenticator code")).fill(totp_code(secret))
+    page.get_by_label(label("Authenticator code")).fill(fresh_totp_code(secret))
     page.get_by_role("button", name="Activate").click()
     page.wait_for_url(re.compile("/accounts/2fa/"))
     page.goto(f"{live_server.url}/console/")
