@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from backend.api.errors import ServiceError
-from backend.api.rows import model_from_row
+from backend.api.rows import columns, model_from_row
 from backend.audience.identity import FanIdentity, InvalidIdentity, phone_identity
 from backend.audience.models import Fan, PoolMembership
 from backend.campaigns.models import Campaign, Placement
@@ -311,7 +311,7 @@ def _join(*, identity: FanIdentity, placement: Placement, now) -> tuple[Fan, Wal
     return fan, Wallet(pk=wallet_id, fan=fan, token=token, created_at=created_at, revoked_at=None)
 
 
-_COUPON_COLUMNS = ", ".join(f'"{field.column}"' for field in Coupon._meta.concrete_fields)
+_COUPON_COLUMNS = columns(Coupon, Coupon._meta.db_table)  # qualified: also valid in RETURNING
 
 # The binding in one statement: the fan's coupon of the placement if it holds one; else one
 # unit of the quota (or, for a friend through a share link once the quota is used up, of the
